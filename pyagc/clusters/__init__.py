@@ -1,0 +1,6 @@
+"""pyagc.clusters — cluster heads turning embeddings into assignments."""
+from pyagc.clusters.base import BaseClusterHead
+from pyagc.clusters.kmeans import TorchKMeans
+from pyagc.clusters.kmeans_head import KMeansClusterHead
+
+__all__ = ["BaseClusterHead", "TorchKMeans", "KMeansClusterHead"]

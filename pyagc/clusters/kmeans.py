@@ -1,0 +1,205 @@
+"""KMeans in PyTorch: runs where the embeddings live (CPU or GPU), memory O(chunk * k)."""
+from __future__ import annotations
+
+import math
+from typing import Optional, Tuple, Union
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+
+def _chunk_rows(n_clusters: int, budget: int = 1 << 22) -> int:
+    # About `budget` distance entries per chunk keeps the temporary [chunk, k] block small.
+    return max(1024, budget // max(n_clusters, 1))
+
+
+def _assign(X: Tensor, centers: Tensor, x_sq: Tensor, chunk: int) -> Tuple[Tensor, Tensor]:
+    """Nearest centre and the squared distance to it, for every row, in row chunks."""
+    c_sq = (centers * centers).sum(1)
+    labels = torch.empty(X.size(0), dtype=torch.long, device=X.device)
+    dists = torch.empty(X.size(0), dtype=X.dtype, device=X.device)
+    for start in range(0, X.size(0), chunk):
+        block = X[start:start + chunk]
+        d = torch.addmm(c_sq.unsqueeze(0), block, centers.t(), alpha=-2.0)
+        d_min, idx = d.min(dim=1)
+        labels[start:start + chunk] = idx
+        dists[start:start + chunk] = (d_min + x_sq[start:start + chunk]).clamp_(min=0)
+    return labels, dists
+
+
+class TorchKMeans:
+    r"""Lloyd's KMeans with greedy k-means++ seeding, in PyTorch.
+
+    Minimises the inertia :math:`\sum_i \min_c \lVert x_i - \mu_c \rVert^2`. Seeding is the
+    greedy k-means++ of Arthur & Vassilvitskii (2007) with :math:`2 + \lfloor \ln k \rfloor`
+    candidates per step (as scikit-learn); the run stops when the squared centre shift falls
+    below ``tol`` times the mean per-feature variance of ``X`` (scikit-learn's rule) or the
+    labels stop changing. Clusters that become empty are re-seeded with the points farthest
+    from their centres. The best of ``n_init`` runs (lowest inertia) is kept.
+
+    Distances are computed in row chunks so extra memory is O(chunk * k), never O(N * k) at
+    once beyond the label and distance vectors. Works on whatever device ``X`` is on.
+
+    Args:
+        n_clusters: number of clusters ``k``.
+        init: ``'k-means++'``, ``'random'`` (k distinct rows) or a ``[k, d]`` tensor of centres.
+        n_init: number of seeded restarts (1 when ``init`` is a tensor).
+        max_iter: maximum Lloyd iterations per run.
+        tol: relative tolerance on the centre shift.
+        random_state: seed for a reproducible result (same seed, same labels on CPU).
+        metric: ``'euclidean'``, or ``'cosine'`` (rows are L2-normalised first).
+
+    Attributes (after :meth:`fit`): ``cluster_centers_ [k, d]``, ``labels_ [N]``,
+    ``inertia_``, ``n_iter_``.
+    """
+
+    def __init__(self, metric: str = "euclidean", init: Union[str, Tensor] = "k-means++",
+                 random_state: Optional[int] = None, n_clusters: int = 8, n_init: int = 10,
+                 max_iter: int = 300, tol: float = 1e-4, distributed: bool = False,
+                 verbose: bool = False) -> None:
+        if metric not in ("euclidean", "cosine"):
+            raise ValueError(f"metric must be 'euclidean' or 'cosine', got {metric!r}.")
+        if isinstance(init, str) and init not in ("k-means++", "random"):
+            raise ValueError(f"init must be 'k-means++', 'random' or a tensor, got {init!r}.")
+        if int(n_clusters) < 1:
+            raise ValueError(f"n_clusters must be at least 1, got {n_clusters}.")
+        if int(n_init) < 1 or int(max_iter) < 1:
+            raise ValueError("n_init and max_iter must be at least 1.")
+        if distributed:
+            raise NotImplementedError("Distributed KMeans is not available; run on one device.")
+        self.metric = metric
+        self.init = init
+        self.random_state = random_state
+        self.n_clusters = int(n_clusters)
+        self.n_init = int(n_init)
+        self.max_iter = int(max_iter)
+        self.tol = float(tol)
+        self.verbose = verbose
+        self.cluster_centers_: Optional[Tensor] = None
+
+    # ------------------------------------------------------------------ public API
+    def fit(self, X: Tensor) -> "TorchKMeans":
+        X = self._check(X)
+        gen = torch.Generator(device="cpu")
+        gen.manual_seed(self.random_state if self.random_state is not None
+                        else int(torch.randint(2 ** 31 - 1, (1,))))
+        x_sq = (X * X).sum(1)
+        tol = self.tol * float(X.var(dim=0, unbiased=False).mean()) if X.size(0) > 1 else 0.0
+        chunk = _chunk_rows(self.n_clusters)
+        n_init = 1 if isinstance(self.init, Tensor) else self.n_init
+        best = None
+        for _ in tqdm(range(n_init), desc="KMeans restarts", disable=not self.verbose,
+                      leave=False):
+            seed = int(torch.randint(2 ** 31 - 1, (1,), generator=gen))
+            centers = self._seed_centers(X, x_sq, seed, chunk)
+            centers, labels, inertia, n_iter = self._lloyd(X, x_sq, centers, tol, chunk)
+            if best is None or inertia < best[2]:
+                best = (centers, labels, inertia, n_iter)
+        self.cluster_centers_, self.labels_, self.inertia_, self.n_iter_ = best
+        return self
+
+    def fit_predict(self, X: Tensor) -> Tensor:
+        """Fit and return the hard label of every row, ``[N]`` long."""
+        return self.fit(X).labels_
+
+    def predict(self, X: Tensor, soft: bool = False) -> Tensor:
+        r"""Nearest-centre labels ``[N]``; with ``soft=True`` the Student-t memberships
+        :math:`q_{ic} \propto (1 + \lVert x_i - \mu_c \rVert^2)^{-1}` ``[N, k]`` (rows sum to 1)."""
+        if self.cluster_centers_ is None:
+            raise RuntimeError("Call fit() before predict().")
+        X = self._check(X, fitted=True)
+        centers = self.cluster_centers_.to(X.device, X.dtype)
+        if not soft:
+            return _assign(X, centers, (X * X).sum(1), _chunk_rows(self.n_clusters))[0]
+        q = 1.0 / (1.0 + torch.cdist(X, centers).pow(2))
+        return q / q.sum(dim=1, keepdim=True)
+
+    def initialize(self, X: Tensor, random_state: int) -> Tensor:
+        """The initial centres ``[k, d]`` the given seed produces."""
+        X = self._check(X)
+        return self._seed_centers(X, (X * X).sum(1), int(random_state),
+                                  _chunk_rows(self.n_clusters))
+
+    # ------------------------------------------------------------------ internals
+    def _check(self, X: Tensor, fitted: bool = False) -> Tensor:
+        if not isinstance(X, Tensor):
+            X = torch.as_tensor(X)
+        if X.dim() != 2:
+            raise ValueError(f"KMeans expects a 2-D tensor [num_points, dim], got shape {list(X.shape)}.")
+        X = X.detach()
+        if not X.is_floating_point():
+            X = X.float()
+        if not fitted and X.size(0) < self.n_clusters:
+            raise ValueError(f"n_clusters={self.n_clusters} is larger than the number of points "
+                             f"({X.size(0)}); lower n_clusters.")
+        if not torch.isfinite(X).all():
+            raise ValueError("KMeans input contains NaN or infinite values.")
+        if self.metric == "cosine":
+            X = torch.nn.functional.normalize(X, dim=1)
+        return X.contiguous()
+
+    def _seed_centers(self, X: Tensor, x_sq: Tensor, seed: int, chunk: int) -> Tensor:
+        k, n = self.n_clusters, X.size(0)
+        gen = torch.Generator(device="cpu").manual_seed(seed)
+        if isinstance(self.init, Tensor):
+            if tuple(self.init.shape) != (k, X.size(1)):
+                raise ValueError(f"init centres must have shape [{k}, {X.size(1)}], "
+                                 f"got {list(self.init.shape)}.")
+            return self.init.to(X.device, X.dtype).clone()
+        if self.init == "random":
+            return X[torch.randperm(n, generator=gen)[:k].to(X.device)].clone()
+        n_trials = 2 + int(math.log(k))
+        centers = torch.empty(k, X.size(1), dtype=X.dtype, device=X.device)
+        first = int(torch.randint(n, (1,), generator=gen))
+        centers[0] = X[first]
+        closest = self._sq_dist_to(X, x_sq, X[first:first + 1], chunk).squeeze(1)
+        for c in range(1, k):
+            total = float(closest.sum())
+            if total <= 0:  # every point coincides with a centre: any choice is as good
+                cand = torch.randint(n, (n_trials,), generator=gen)
+            else:
+                u = torch.rand(n_trials, generator=gen, dtype=torch.float64) * total
+                cum = torch.cumsum(closest.double(), 0).cpu()
+                cand = torch.searchsorted(cum, u).clamp_(max=n - 1)
+            cand = cand.to(X.device)
+            d_cand = self._sq_dist_to(X, x_sq, X[cand], chunk)  # [n, trials]
+            new_closest = torch.minimum(closest.unsqueeze(1), d_cand)
+            best = int(new_closest.sum(0).argmin())
+            closest = new_closest[:, best].contiguous()
+            centers[c] = X[cand[best]]
+        return centers
+
+    @staticmethod
+    def _sq_dist_to(X: Tensor, x_sq: Tensor, points: Tensor, chunk: int) -> Tensor:
+        p_sq = (points * points).sum(1)
+        out = torch.empty(X.size(0), points.size(0), dtype=X.dtype, device=X.device)
+        for start in range(0, X.size(0), chunk):
+            block = X[start:start + chunk]
+            out[start:start + chunk] = torch.addmm(p_sq.unsqueeze(0), block, points.t(),
+                                                   alpha=-2.0)
+        out += x_sq.unsqueeze(1)
+        return out.clamp_(min=0)
+
+    def _lloyd(self, X: Tensor, x_sq: Tensor, centers: Tensor, tol: float, chunk: int):
+        k = self.n_clusters
+        labels = None
+        n_iter = 0
+        for n_iter in range(1, self.max_iter + 1):
+            new_labels, dists = _assign(X, centers, x_sq, chunk)
+            counts = torch.bincount(new_labels, minlength=k)
+            sums = torch.zeros_like(centers).index_add_(0, new_labels, X)
+            new_centers = sums / counts.clamp(min=1).unsqueeze(1).to(X.dtype)
+            empty = torch.nonzero(counts == 0).flatten()
+            if empty.numel():
+                # Re-seed empty clusters with the points worst served by their centre.
+                far = torch.topk(dists, empty.numel()).indices
+                new_centers[empty] = X[far]
+            shift = float(((new_centers - centers) ** 2).sum())
+            centers = new_centers
+            converged = labels is not None and torch.equal(labels, new_labels)
+            labels = new_labels
+            if converged or shift <= tol:
+                break
+        labels, dists = _assign(X, centers, x_sq, chunk)
+        return centers, labels, float(dists.double().sum()), n_iter

@@ -1,0 +1,78 @@
+"""KMeans as a (non-trainable) cluster head for decoupled methods."""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+from pyagc.clusters.base import BaseClusterHead
+from pyagc.clusters.kmeans import TorchKMeans
+
+
+class KMeansClusterHead(BaseClusterHead):
+    """Post-hoc KMeans on embeddings ``z [N, d]``.
+
+    Args:
+        n_clusters: number of clusters.
+        backend: ``'torch'`` (:class:`TorchKMeans`, on ``z``'s device) or ``'sklearn'``
+            (:class:`sklearn.cluster.KMeans` on the CPU, float64 as scikit-learn prefers).
+        n_init: restarts; the lowest-inertia run is kept.
+        max_iter: Lloyd iterations per restart.
+        random_state: seed; the same seed gives the same labels.
+        verbose: show a progress bar over the restarts (torch backend).
+    """
+
+    def __init__(self, n_clusters: int, backend: str = "torch", n_init: int = 10,
+                 max_iter: int = 300, random_state: Optional[int] = None,
+                 verbose: bool = False) -> None:
+        super().__init__()
+        if backend not in ("torch", "sklearn"):
+            raise ValueError(f"backend must be 'torch' or 'sklearn', got {backend!r}.")
+        self.n_clusters = int(n_clusters)
+        self.backend = backend
+        self.n_init = int(n_init)
+        self.max_iter = int(max_iter)
+        self.random_state = random_state
+        self.verbose = bool(verbose)
+        self.cluster_centers_: Optional[Tensor] = None
+        self.inertia_: Optional[float] = None
+        self._kmeans = None
+
+    def fit_predict(self, z: Tensor) -> Tensor:
+        """Fit on ``z`` and return hard labels ``[N]`` (long, on ``z``'s device)."""
+        if self.backend == "torch":
+            km = TorchKMeans(n_clusters=self.n_clusters, n_init=self.n_init,
+                             max_iter=self.max_iter, random_state=self.random_state,
+                             verbose=self.verbose)
+            labels = km.fit_predict(z)
+            self.cluster_centers_, self.inertia_ = km.cluster_centers_, km.inertia_
+        else:
+            from sklearn.cluster import KMeans
+            if not isinstance(z, Tensor):
+                z = torch.as_tensor(z)
+            if z.dim() != 2 or z.size(0) < self.n_clusters:
+                raise ValueError(f"KMeans expects [num_points >= n_clusters, dim] input, got "
+                                 f"{list(z.shape)} with n_clusters={self.n_clusters}.")
+            km = KMeans(self.n_clusters, n_init=self.n_init, max_iter=self.max_iter,
+                        random_state=self.random_state)
+            labels = torch.as_tensor(km.fit_predict(z.detach().cpu().numpy()), device=z.device)
+            self.cluster_centers_ = torch.as_tensor(km.cluster_centers_, dtype=z.dtype,
+                                                    device=z.device)
+            self.inertia_ = float(km.inertia_)
+        self._kmeans = km
+        return labels.long()
+
+    def cluster(self, z: Tensor, soft: bool = False) -> Tensor:
+        """Labels from the fitted centres (fitting first if needed); ``soft=True`` gives
+        Student-t memberships ``[N, k]``."""
+        if self.cluster_centers_ is None:
+            labels = self.fit_predict(z)
+            if not soft:
+                return labels
+        km = TorchKMeans(n_clusters=self.n_clusters, init=self.cluster_centers_)
+        km.cluster_centers_ = self.cluster_centers_
+        return km.predict(z, soft=soft)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.fit_predict(z)

@@ -1,0 +1,6 @@
+"""pyagc.utils — seeding, dict merging and small tensor helpers."""
+from pyagc.utils.misc import (deep_update_dict, filter_kwargs, get_logger, off_diagonal,
+                              pairwise_squared_distance, set_seed)
+
+__all__ = ["set_seed", "deep_update_dict", "filter_kwargs", "get_logger", "off_diagonal",
+           "pairwise_squared_distance"]

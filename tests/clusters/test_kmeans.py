@@ -1,0 +1,87 @@
+import numpy as np
+import pytest
+import torch
+from sklearn.cluster import KMeans
+
+from pyagc.clusters import KMeansClusterHead, TorchKMeans
+from pyagc.metrics import label_metrics
+
+
+def blobs(n=600, k=4, d=8, spread=0.3, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    centers = torch.randn(k, d, generator=gen) * 5
+    y = torch.arange(n) % k
+    return centers[y] + spread * torch.randn(n, d, generator=gen), y
+
+
+def test_recovers_separated_blobs():
+    X, y = blobs()
+    labels = TorchKMeans(n_clusters=4, n_init=3, random_state=0).fit_predict(X)
+    assert label_metrics(y, labels, "ACC")["ACC"] == 1.0
+
+
+def test_inertia_within_one_percent_of_scikit_learn():
+    X, _ = blobs(n=2000, k=10, d=16, spread=3.0, seed=1)
+    ours = TorchKMeans(n_clusters=10, n_init=5, random_state=0).fit(X)
+    ref = KMeans(10, n_init=5, random_state=0).fit(X.double().numpy())
+    assert ours.inertia_ <= ref.inertia_ * 1.01
+    # inertia_ is what it says: the sum of squared distances to the assigned centre.
+    direct = ((X - ours.cluster_centers_[ours.labels_]) ** 2).sum().item()
+    assert ours.inertia_ == pytest.approx(direct, rel=1e-4)
+
+
+def test_same_seed_same_labels_and_restarts_help():
+    X, _ = blobs(n=500, k=6, spread=2.5, seed=2)
+    a = TorchKMeans(n_clusters=6, n_init=2, random_state=7).fit(X)
+    b = TorchKMeans(n_clusters=6, n_init=2, random_state=7).fit(X)
+    assert torch.equal(a.labels_, b.labels_) and a.inertia_ == b.inertia_
+    many = TorchKMeans(n_clusters=6, n_init=8, random_state=7).fit(X)
+    assert many.inertia_ <= a.inertia_ + 1e-6
+
+
+def test_empty_cluster_is_reseeded():
+    # Two far groups; a tensor init puts a third centre far away so it starts empty.
+    X = torch.cat([torch.zeros(50, 2), torch.ones(50, 2) * 10, torch.tensor([[10.0, 11.0]])])
+    init = torch.tensor([[0.0, 0.0], [10.0, 10.0], [1000.0, 1000.0]])
+    km = TorchKMeans(n_clusters=3, init=init, random_state=0).fit(X)
+    assert torch.bincount(km.labels_, minlength=3).min() > 0
+
+
+def test_chunked_assignment_equals_one_shot():
+    X, _ = blobs(n=3000, k=3, d=4, spread=1.0, seed=4)
+    km = TorchKMeans(n_clusters=3, n_init=1, random_state=0).fit(X)
+    one_shot = torch.cdist(X, km.cluster_centers_).argmin(1)
+    assert torch.equal(km.predict(X), one_shot)
+
+
+def test_soft_predict_rows_sum_to_one_and_argmax_matches():
+    X, _ = blobs()
+    km = TorchKMeans(n_clusters=4, n_init=1, random_state=0).fit(X)
+    q = km.predict(X, soft=True)
+    assert q.shape == (600, 4)
+    assert torch.allclose(q.sum(1), torch.ones(600), atol=1e-5)
+    assert torch.equal(q.argmax(1), km.labels_)
+
+
+def test_input_errors():
+    with pytest.raises(ValueError, match="larger than the number of points"):
+        TorchKMeans(n_clusters=5).fit(torch.randn(3, 2))
+    with pytest.raises(ValueError, match="NaN"):
+        TorchKMeans(n_clusters=2).fit(torch.tensor([[0.0, float("nan")], [1.0, 1.0]]))
+    with pytest.raises(ValueError, match="2-D"):
+        TorchKMeans(n_clusters=2).fit(torch.randn(10))
+    with pytest.raises(RuntimeError, match="fit"):
+        TorchKMeans(n_clusters=2).predict(torch.randn(4, 2))
+
+
+@pytest.mark.parametrize("backend", ["torch", "sklearn"])
+def test_cluster_head_backends(backend):
+    X, y = blobs()
+    head = KMeansClusterHead(4, backend=backend, n_init=2, random_state=0)
+    labels = head.fit_predict(X)
+    assert labels.dtype == torch.long and labels.shape == (600,)
+    assert label_metrics(y, labels, "ACC")["ACC"] == 1.0
+    assert torch.equal(head.cluster(X), labels)
+    assert head.cluster(X, soft=True).shape == (600, 4)
+    with pytest.raises(ValueError, match="backend"):
+        KMeansClusterHead(4, backend="faiss")
