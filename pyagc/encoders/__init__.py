@@ -1,0 +1,28 @@
+"""pyagc.encoders — GNN encoders for the models.
+
+PyG's ready-made stacks are re-exported (:class:`GCN`, :class:`GraphSAGE`, :class:`GIN`,
+:class:`GAT`, ...) and :func:`create_tuned_gnn` builds a :class:`TunedGNN` (pre-linear,
+residual, normalisation, dropout, jumping knowledge) from the names used in the configs.
+
+GCN normalisation caching: ``create_tuned_gnn('gcn', ..., cached=True)`` normalises a fixed
+full graph once and recomputes it whenever another (or an edited) ``edge_index`` arrives, so
+it is safe with mini-batches. PyG's own ``GCN(..., cached=True)`` keeps the first graph it
+saw forever: use it for full-batch training only.
+"""
+from torch_geometric.nn.models.basic_gnn import GAT, GCN, GIN, PNA, BasicGNN, EdgeCNN, GraphSAGE
+
+from pyagc.encoders.tuned_gnn import (
+    TunedGAT,
+    TunedGATv2,
+    TunedGCN,
+    TunedGIN,
+    TunedGNN,
+    TunedGraphSAGE,
+    create_tuned_gnn,
+)
+
+__all__ = [
+    "BasicGNN", "GCN", "GraphSAGE", "GIN", "GAT", "PNA", "EdgeCNN",
+    "TunedGNN", "TunedGCN", "TunedGraphSAGE", "TunedGIN", "TunedGAT", "TunedGATv2",
+    "create_tuned_gnn",
+]

@@ -1,0 +1,480 @@
+"""Configurable message-passing encoders ("tuned" classic GNNs) and their factory."""
+from __future__ import annotations
+
+import weakref
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.nn import Identity, Linear, Module, ModuleList
+from torch_geometric.nn import MLP, GATConv, GATv2Conv, GCNConv, GINConv, SAGEConv
+from torch_geometric.nn.conv import MessagePassing
+from torch_geometric.nn.conv.gcn_conv import gcn_norm
+from torch_geometric.nn.models import JumpingKnowledge
+from torch_geometric.nn.resolver import activation_resolver, normalization_resolver
+
+_JK_MODES = (None, "last", "cat", "max", "lstm")
+
+
+def _resolve_act(act: Union[str, Callable, None], act_kwargs: Dict[str, Any]) -> Module:
+    if act is None or (isinstance(act, str) and act.lower() in ("none", "identity", "linear")):
+        return Identity()
+    if isinstance(act, Module):
+        # A module instance would be shared between layers; a PReLU must not be.
+        return act
+    if callable(act) and not isinstance(act, str) and not isinstance(act, type):
+        return _Lambda(act)
+    try:
+        return activation_resolver(act, **act_kwargs)
+    except ValueError as err:
+        raise ValueError(f"Unknown activation {act!r}: use e.g. 'relu', 'prelu', 'selu', "
+                         "'elu', 'leaky_relu', 'gelu', 'tanh' or None.") from err
+
+
+def _resolve_norm(norm: Union[str, Callable, None], channels: int,
+                  norm_kwargs: Dict[str, Any]) -> Module:
+    if norm is None or (isinstance(norm, str) and norm.lower() == "none"):
+        return Identity()
+    if isinstance(norm, str):
+        key = norm.lower().replace("_", "").replace("norm", "")
+        # Node-wise normalisations (PyG's LayerNorm defaults to graph-wise statistics, which
+        # would make a node's output depend on the rest of the mini-batch).
+        if key == "batch":
+            return torch.nn.BatchNorm1d(channels, **norm_kwargs)
+        if key == "layer":
+            return torch.nn.LayerNorm(channels, **norm_kwargs)
+    try:
+        return normalization_resolver(norm, channels, **norm_kwargs)
+    except ValueError as err:
+        raise ValueError(f"Unknown norm {norm!r}: use 'batch_norm', 'layer_norm' or None.") from err
+
+
+class _Lambda(Module):
+    def __init__(self, fn: Callable[[Tensor], Tensor]) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fn(x)
+
+
+class TunedGNN(Module):
+    r"""A stack of message-passing layers with the training "tuning" knobs of
+    "Classic GNNs are Strong Baselines" (Luo, Shi & Wu, NeurIPS 2024): an optional input
+    projection, residual connections, normalisation, dropout and jumping knowledge.
+
+    For layer :math:`\ell = 1..L` (input :math:`H^{(0)} = X` or :math:`X W_{in}` with
+    ``pre_linear``):
+
+    .. math::
+        Z^{(\ell)} = \mathrm{Conv}_\ell(H^{(\ell-1)}, A)
+                     + [\text{residual}]\, H^{(\ell-1)} W_{res}^{(\ell)}, \qquad
+        H^{(\ell)} = \mathrm{Dropout}(\sigma(\mathrm{Norm}(Z^{(\ell)})))
+
+    (``act_first`` swaps :math:`\sigma` and Norm; :math:`W_{res}` is the identity when the
+    widths agree). The last layer is left linear unless ``act_last=True`` (then it gets
+    Norm and :math:`\sigma`, no dropout) or ``jk`` is set (then every layer is processed and the
+    layer outputs are combined by jumping knowledge, followed by a linear map to
+    ``out_channels`` when given).
+
+    Widths: ``in_channels -> hidden_channels -> ... -> out_channels`` (``out_channels=None``:
+    ``hidden_channels``); with ``num_layers=1`` the single layer maps ``in_channels`` to
+    ``out_channels or hidden_channels``.
+
+    Shapes: ``x [N, in_channels]``, ``edge_index [2, E]`` (or a sparse ``adj_t`` for GCN) ->
+    ``[N, out_channels or hidden_channels]``. Works on a full graph and on the mini-batches
+    of :class:`pyagc.sampling.NeighborLoader` (take the first ``batch.batch_size`` rows).
+    """
+
+    supports_edge_weight: bool = False
+    supports_edge_attr: bool = False
+
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        num_layers: int,
+        out_channels: Optional[int] = None,
+        dropout: float = 0.0,
+        act: Union[str, Callable, None] = "relu",
+        act_first: bool = False,
+        act_last: bool = False,
+        act_kwargs: Optional[Dict[str, Any]] = None,
+        norm: Union[str, Callable, None] = None,
+        norm_kwargs: Optional[Dict[str, Any]] = None,
+        residual: bool = False,
+        pre_linear: bool = False,
+        jk: Optional[str] = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__()
+        for name, value in (("in_channels", in_channels), ("hidden_channels", hidden_channels),
+                            ("num_layers", num_layers)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}.")
+        if out_channels is not None and (isinstance(out_channels, bool) or
+                                         not isinstance(out_channels, int) or out_channels < 1):
+            raise ValueError(f"out_channels must be a positive int or None, got {out_channels!r}.")
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}.")
+        if jk not in _JK_MODES:
+            raise ValueError(f"jk must be one of {_JK_MODES}, got {jk!r}.")
+
+        self.in_channels = in_channels
+        self.hidden_channels = hidden_channels
+        self.num_layers = num_layers
+        self.dropout = float(dropout)
+        self.act_first = bool(act_first)
+        self.act_last = bool(act_last)
+        self.jk_mode = jk
+        self.out_channels = out_channels if out_channels is not None else hidden_channels
+        act_kwargs = dict(act_kwargs or {})
+        norm_kwargs = dict(norm_kwargs or {})
+        self._act_spec = (act, act_kwargs)
+
+        self.pre_linear = Linear(in_channels, hidden_channels) if pre_linear else None
+        first_in = hidden_channels if pre_linear else in_channels
+        self.convs = ModuleList()
+        self.norms = ModuleList()
+        self.acts = ModuleList()
+        self.residuals = ModuleList() if residual else None
+        for layer in range(num_layers):
+            last = layer == num_layers - 1
+            c_in = first_in if layer == 0 else hidden_channels
+            c_out = self.out_channels if (last and jk is None) else hidden_channels
+            self.convs.append(self.init_conv(c_in, c_out, is_last=last and jk is None, **kwargs))
+            processed = not last or act_last or jk is not None
+            self.norms.append(_resolve_norm(norm, c_out, norm_kwargs) if processed else Identity())
+            self.acts.append(_resolve_act(act, act_kwargs) if processed else Identity())
+            if residual:
+                self.residuals.append(Identity() if c_in == c_out else
+                                      Linear(c_in, c_out, bias=False))
+
+        self.jk = None
+        self.lin_out = None
+        if jk is not None:
+            if jk != "last":
+                self.jk = JumpingKnowledge(jk, hidden_channels, num_layers)
+            jk_width = hidden_channels * num_layers if jk == "cat" else hidden_channels
+            if out_channels is not None:
+                self.lin_out = Linear(jk_width, out_channels)
+            else:
+                self.out_channels = jk_width
+        self.reset_parameters()
+
+    def init_conv(self, in_channels: int, out_channels: int, is_last: bool = False,
+                  **kwargs: Any) -> MessagePassing:
+        raise NotImplementedError
+
+    def reset_parameters(self) -> None:
+        for module in [self.pre_linear, self.jk, self.lin_out, *self.convs, *self.norms,
+                       *self.acts, *(self.residuals or [])]:
+            if module is not None and hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+
+    # Hooks for subclasses -------------------------------------------------------------
+    def prepare_graph(self, x: Tensor, edge_index: Tensor,
+                      edge_weight: Optional[Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
+        """Graph preprocessing shared by all layers (GCN normalisation); identity here."""
+        return edge_index, edge_weight
+
+    def conv_forward(self, layer: int, x: Tensor, edge_index: Tensor,
+                     edge_weight: Optional[Tensor], edge_attr: Optional[Tensor]) -> Tensor:
+        return self.convs[layer](x, edge_index)
+
+    # ----------------------------------------------------------------------------------
+    def forward(
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        edge_weight: Optional[Tensor] = None,
+        edge_attr: Optional[Tensor] = None,
+        batch: Optional[Tensor] = None,
+        batch_size: Optional[int] = None,
+        num_sampled_nodes_per_hop: Optional[List[int]] = None,
+        num_sampled_edges_per_hop: Optional[List[int]] = None,
+    ) -> Tensor:
+        """Node embeddings ``[N, out_channels]``.
+
+        ``edge_weight`` is used by GCN layers (other layers ignore it, as in PyG's BasicGNN).
+        ``batch``, ``batch_size`` and ``num_sampled_*_per_hop`` are accepted for PyG
+        compatibility; the whole sampled subgraph is processed (no per-layer trimming), and
+        all ``N`` rows are returned.
+        """
+        if not isinstance(x, Tensor) or x.dim() != 2:
+            raise ValueError(f"x must be a [num_nodes, {self.in_channels}] tensor, got "
+                             f"{getattr(x, 'shape', type(x))}.")
+        if x.size(1) != self.in_channels:
+            raise ValueError(f"x has {x.size(1)} features but the encoder was built with "
+                             f"in_channels={self.in_channels}.")
+        if edge_index.layout == torch.strided and (edge_index.dim() != 2 or
+                                                   edge_index.size(0) != 2):
+            raise ValueError("edge_index must have shape [2, num_edges], got "
+                             f"{tuple(edge_index.shape)}.")
+        edge_index, edge_weight = self.prepare_graph(x, edge_index, edge_weight)
+        if self.pre_linear is not None:
+            x = self.pre_linear(x)
+        outputs: List[Tensor] = []
+        for layer in range(self.num_layers):
+            h = self.conv_forward(layer, x, edge_index, edge_weight, edge_attr)
+            if self.residuals is not None:
+                res = self.residuals[layer](x)
+                # A sparse input (CSR bag-of-words features) passes the identity unchanged.
+                h = h + (res.to_dense() if res.layout != torch.strided else res)
+            if self.act_first:
+                h = self.norms[layer](self.acts[layer](h))
+            else:
+                h = self.acts[layer](self.norms[layer](h))
+            if layer < self.num_layers - 1 or self.jk_mode is not None:
+                h = F.dropout(h, p=self.dropout, training=self.training)
+            x = h
+            outputs.append(x)
+        if self.jk_mode is not None:
+            x = outputs[-1] if self.jk is None else self.jk(outputs)
+            if self.lin_out is not None:
+                x = self.lin_out(x)
+        return x
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, "
+                f"num_layers={self.num_layers})")
+
+
+class _GraphCache:
+    """Remembers a function of ``(edge_index, edge_weight, num_nodes, dtype)`` for the last
+    inputs seen. A hit needs the very same tensor objects (weak references, so a freed tensor
+    whose memory is reused cannot hit) with unchanged version counters: every new mini-batch
+    or in-place edit is recomputed, never served stale."""
+
+    def __init__(self) -> None:
+        self._key: Optional[tuple] = None
+        self._refs: Tuple = ()
+        self._value: Any = None
+
+    def get(self, edge_index: Tensor, edge_weight: Optional[Tensor], num_nodes: int,
+            dtype: torch.dtype, fn: Callable[[], Any]) -> Any:
+        key = (edge_index._version, None if edge_weight is None else edge_weight._version,
+               num_nodes, dtype, edge_index.device)
+        refs = self._refs
+        if (self._key == key and refs and refs[0]() is edge_index
+                and ((edge_weight is None and refs[1] is None)
+                     or (refs[1] is not None and refs[1]() is edge_weight))):
+            return self._value
+        value = fn()
+        self._key = key
+        self._refs = (weakref.ref(edge_index),
+                      None if edge_weight is None else weakref.ref(edge_weight))
+        self._value = value
+        return value
+
+    def clear(self) -> None:
+        self._key, self._refs, self._value = None, (), None
+
+
+class TunedGCN(TunedGNN):
+    r""":class:`TunedGNN` with GCN layers (Kipf & Welling, ICLR 2017),
+    :math:`H' = \hat D^{-1/2}(A + I)\hat D^{-1/2} H W`.
+
+    The normalised adjacency is computed once per forward for all layers. Extra arguments:
+    ``improved`` (self-loop weight 2), ``add_self_loops`` (``None`` = ``True``),
+    ``normalize``, ``bias``, and ``cached``: with ``cached=True`` the normalised graph is
+    remembered for the last ``(edge_index, edge_weight)`` tensors seen (by object identity
+    and version counter), so full-batch training normalises the fixed graph once; a
+    mini-batch brings new tensors and is normalised afresh, so caching is safe to leave on.
+    Accepts a sparse ``adj_t`` (``torch.sparse_csr``, rows = targets) in place of
+    ``edge_index``.
+    """
+
+    supports_edge_weight = True
+
+    def __init__(self, in_channels: int, hidden_channels: int, num_layers: int,
+                 out_channels: Optional[int] = None, dropout: float = 0.0,
+                 act: Union[str, Callable, None] = "relu", act_first: bool = False,
+                 act_last: bool = False, act_kwargs: Optional[Dict[str, Any]] = None,
+                 norm: Union[str, Callable, None] = None,
+                 norm_kwargs: Optional[Dict[str, Any]] = None, residual: bool = False,
+                 pre_linear: bool = False, jk: Optional[str] = None, **kwargs: Any) -> None:
+        self.improved = bool(kwargs.pop("improved", False))
+        add_self_loops = kwargs.pop("add_self_loops", None)
+        self.add_self_loops = True if add_self_loops is None else bool(add_self_loops)
+        self.normalize = bool(kwargs.pop("normalize", True))
+        self.cached = bool(kwargs.pop("cached", False))
+        self._cache = _GraphCache()
+        super().__init__(in_channels, hidden_channels, num_layers, out_channels, dropout, act,
+                         act_first, act_last, act_kwargs, norm, norm_kwargs, residual,
+                         pre_linear, jk, **kwargs)
+
+    def init_conv(self, in_channels: int, out_channels: int, is_last: bool = False,
+                  **kwargs: Any) -> MessagePassing:
+        # Normalisation happens once in prepare_graph, so the layers aggregate as given.
+        return GCNConv(in_channels, out_channels, normalize=False, add_self_loops=False,
+                       **kwargs)
+
+    def prepare_graph(self, x: Tensor, edge_index: Tensor,
+                      edge_weight: Optional[Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
+        if not self.normalize:
+            return edge_index, edge_weight
+        num_nodes = x.size(0)
+
+        def normalise():
+            weight = edge_weight
+            if weight is None and edge_index.layout == torch.strided:
+                # Explicit unit weights: without them PyG's loop insertion ignores the
+                # self-loop weight 2 of improved=True.
+                weight = torch.ones(edge_index.size(1), dtype=x.dtype, device=edge_index.device)
+            return gcn_norm(edge_index, weight, num_nodes, self.improved,
+                            self.add_self_loops, "source_to_target", x.dtype)
+        if not self.cached:
+            return normalise()
+        return self._cache.get(edge_index, edge_weight, num_nodes, x.dtype, normalise)
+
+    def conv_forward(self, layer, x, edge_index, edge_weight, edge_attr):
+        return self.convs[layer](x, edge_index, edge_weight)
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        if hasattr(self, "_cache"):
+            self._cache.clear()
+
+
+class TunedGraphSAGE(TunedGNN):
+    r""":class:`TunedGNN` with GraphSAGE layers (Hamilton et al., NeurIPS 2017),
+    :math:`h_i' = W_1 h_i + W_2\,\mathrm{aggr}_{j \in \mathcal{N}(i)} h_j`.
+
+    Extra arguments: ``aggr`` (default ``'mean'``), ``project``, ``root_weight``, ``bias``
+    (``normalize`` is a GCN option and is not forwarded to SAGE layers).
+    """
+
+    def init_conv(self, in_channels: int, out_channels: int, is_last: bool = False,
+                  **kwargs: Any) -> MessagePassing:
+        return SAGEConv(in_channels, out_channels, **kwargs)
+
+
+class TunedGIN(TunedGNN):
+    r""":class:`TunedGNN` with GIN layers (Xu et al., ICLR 2019),
+    :math:`h_i' = \mathrm{MLP}((1 + \epsilon) h_i + \sum_{j \in \mathcal{N}(i)} h_j)` with a
+    two-layer MLP ``[in, out, out]`` using the network's activation. Extra arguments:
+    ``train_eps``, ``eps``.
+    """
+
+    def init_conv(self, in_channels: int, out_channels: int, is_last: bool = False,
+                  **kwargs: Any) -> MessagePassing:
+        act, act_kwargs = self._act_spec
+        mlp = MLP([in_channels, out_channels, out_channels], act=act if act else "relu",
+                  act_kwargs=act_kwargs, norm=None)
+        return GINConv(mlp, **kwargs)
+
+
+class TunedGAT(TunedGNN):
+    r""":class:`TunedGNN` with graph attention layers (Veličković et al., ICLR 2018),
+    :math:`h_i' = \Vert_{k=1}^{K} \sum_j \alpha^k_{ij} W^k h_j`.
+
+    Extra arguments: ``heads`` (``K``, default 1), ``concat`` (default ``True``: hidden
+    layers concatenate ``K`` heads of ``width / K`` channels, so ``hidden_channels`` must be
+    divisible by ``heads``; the output layer averages its heads), ``negative_slope``,
+    ``add_self_loops`` (``None`` = ``True``), ``attn_dropout`` (dropout on the attention
+    coefficients), ``edge_dim``, ``bias``.
+    """
+
+    supports_edge_attr = True
+    conv_cls = GATConv
+
+    def init_conv(self, in_channels: int, out_channels: int, is_last: bool = False,
+                  **kwargs: Any) -> MessagePassing:
+        kwargs = dict(kwargs)
+        heads = int(kwargs.pop("heads", 1))
+        concat = bool(kwargs.pop("concat", True))
+        if kwargs.get("add_self_loops", True) is None:
+            kwargs["add_self_loops"] = True
+        kwargs["dropout"] = float(kwargs.pop("attn_dropout", 0.0))
+        if heads < 1:
+            raise ValueError(f"heads must be >= 1, got {heads}.")
+        if concat and not is_last:
+            if out_channels % heads != 0:
+                raise ValueError(f"With concat=True the width {out_channels} must be divisible "
+                                 f"by heads={heads}.")
+            return self.conv_cls(in_channels, out_channels // heads, heads=heads, concat=True,
+                                 **kwargs)
+        return self.conv_cls(in_channels, out_channels, heads=heads, concat=False, **kwargs)
+
+    def conv_forward(self, layer, x, edge_index, edge_weight, edge_attr):
+        if edge_attr is not None and getattr(self.convs[layer], "edge_dim", None):
+            return self.convs[layer](x, edge_index, edge_attr=edge_attr)
+        return self.convs[layer](x, edge_index)
+
+
+class TunedGATv2(TunedGAT):
+    r""":class:`TunedGAT` with GATv2 layers (Brody et al., ICLR 2022), whose attention
+    :math:`a^\top \mathrm{LeakyReLU}(W[h_i \Vert h_j])` is dynamic. Extra argument:
+    ``share_weights``.
+    """
+
+    conv_cls = GATv2Conv
+
+
+_GNN_TYPES = {
+    "gcn": (TunedGCN, {"improved", "cached", "add_self_loops", "normalize", "bias"}),
+    "sage": (TunedGraphSAGE, {"aggr", "project", "root_weight", "bias"}),
+    "gin": (TunedGIN, {"train_eps", "eps"}),
+    "gat": (TunedGAT, {"heads", "concat", "negative_slope", "add_self_loops", "attn_dropout",
+                       "edge_dim", "bias", "fill_value"}),
+    "gatv2": (TunedGATv2, {"heads", "concat", "negative_slope", "add_self_loops",
+                           "attn_dropout", "edge_dim", "bias", "fill_value", "share_weights"}),
+}
+# Options that belong to some layer type: a shared config may carry all of them, and the
+# factory passes each layer type the ones it understands.
+_KNOWN_OPTIONS = set().union(*(opts for _, opts in _GNN_TYPES.values()))
+
+
+def create_tuned_gnn(
+    gnn_type: str,
+    in_channels: int,
+    hidden_channels: int,
+    num_layers: int,
+    out_channels: Optional[int] = None,
+    dropout: float = 0.0,
+    act: Union[str, Callable, None] = "relu",
+    act_first: bool = False,
+    act_last: bool = False,
+    act_kwargs: Optional[Dict[str, Any]] = None,
+    norm: Union[str, Callable, None] = None,
+    norm_kwargs: Optional[Dict[str, Any]] = None,
+    residual: bool = False,
+    pre_linear: bool = False,
+    jk: Optional[str] = None,
+    **kwargs: Any,
+) -> TunedGNN:
+    """Builds a :class:`TunedGNN` of type ``'gcn'``, ``'sage'``, ``'gin'``, ``'gat'`` or
+    ``'gatv2'``.
+
+    ``kwargs`` may hold the layer options of every type at once (as the published configs
+    do: ``add_self_loops``, ``normalize``, ``improved``, ``cached``, ``aggr``, ``project``,
+    ``heads``, ``concat``, ``negative_slope``, ``train_eps``, ``bias``, ...); each type
+    receives the ones it understands and ignores the others; an option no type knows raises
+    ``TypeError``. For ``act='leaky_relu'``, ``negative_slope`` also sets the activation's
+    slope unless ``act_kwargs`` gives one. ``None`` values mean "layer default".
+
+    Example::
+
+        >>> enc = create_tuned_gnn('gcn', 1433, 512, num_layers=1, act='prelu', act_last=True,
+        ...                        cached=True)
+        >>> z = enc(x, edge_index)   # [N, 512]
+    """
+    key = str(gnn_type).lower()
+    if key not in _GNN_TYPES:
+        raise ValueError(f"Unknown gnn_type {gnn_type!r}: choose one of {sorted(_GNN_TYPES)}.")
+    unknown = set(kwargs) - _KNOWN_OPTIONS
+    if unknown:
+        raise TypeError(f"Unknown encoder option(s) {sorted(unknown)}; known options: "
+                        f"{sorted(_KNOWN_OPTIONS)}.")
+    cls, accepted = _GNN_TYPES[key]
+    act_kwargs = dict(act_kwargs or {})
+    if (isinstance(act, str) and act.lower().replace("_", "") == "leakyrelu"
+            and kwargs.get("negative_slope") is not None):
+        act_kwargs.setdefault("negative_slope", float(kwargs["negative_slope"]))
+    layer_kwargs = {k: v for k, v in kwargs.items() if k in accepted and v is not None}
+    return cls(in_channels, hidden_channels, num_layers, out_channels=out_channels,
+               dropout=dropout, act=act, act_first=act_first, act_last=act_last,
+               act_kwargs=act_kwargs, norm=norm, norm_kwargs=norm_kwargs, residual=residual,
+               pre_linear=pre_linear, jk=jk, **layer_kwargs)

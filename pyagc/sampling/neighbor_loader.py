@@ -1,0 +1,140 @@
+"""``pyagc.sampling.NeighborLoader``: PyG's NeighborLoader that also runs without extensions."""
+from __future__ import annotations
+
+from typing import Callable, List, Optional
+
+import torch
+import torch_geometric.typing
+from torch_geometric.data import Data
+from torch_geometric.loader import NodeLoader
+from torch_geometric.sampler import BaseSampler, NeighborSampler
+
+from pyagc.sampling.neighbor_sampler import VectorizedNeighborSampler, _default_seed
+
+_BACKENDS = ("auto", "pyg", "pyagc")
+
+
+def pyg_sampler_available() -> bool:
+    """Whether PyG's own neighbour sampler can run (needs ``pyg-lib`` or ``torch-sparse``)."""
+    return bool(torch_geometric.typing.WITH_PYG_LIB or torch_geometric.typing.WITH_TORCH_SPARSE)
+
+
+class NeighborLoader(NodeLoader):
+    r"""Mini-batches of sampled neighbourhoods, as PyG's
+    :class:`torch_geometric.loader.NeighborLoader`, on any installation.
+
+    Uses PyG's ``NeighborSampler`` when ``pyg-lib`` or ``torch-sparse`` is importable and
+    :class:`~pyagc.sampling.VectorizedNeighborSampler` (vectorised PyTorch) otherwise. Either
+    way each batch is a :class:`~torch_geometric.data.Data` with ``n_id`` (seed nodes first),
+    ``batch_size``, ``input_id``, local ``edge_index``, ``e_id``, ``num_sampled_nodes`` and
+    ``num_sampled_edges`` per hop, and all node/edge attributes of ``data`` sliced.
+
+    Args:
+        data (Data): the graph.
+        num_neighbors (List[int]): fan-out per hop (``-1`` = all neighbours); use as many
+            hops as the encoder has message-passing layers.
+        input_nodes (Tensor, optional): seed node ids or a boolean mask (default: all nodes).
+        batch_size (int): seeds per batch.
+        shuffle (bool): shuffle the seeds every epoch.
+        replace (bool): sample with replacement.
+        subgraph_type, disjoint, temporal_strategy, time_attr, weight_attr, is_sorted,
+            transform, transform_sampler_output, filter_per_worker: as in PyG (the pyagc
+            sampler supports the defaults only and says so otherwise).
+        generator (torch.Generator, optional): randomness for the shuffling and the sampling.
+        seed (int, optional): seeds both when ``generator`` is not given; with neither, the
+            seed is drawn from torch's global RNG, so ``pyagc.utils.set_seed`` reproduces runs.
+        backend (str): ``'auto'`` (default), ``'pyg'`` (require PyG's sampler) or ``'pyagc'``
+            (always the vectorised PyTorch sampler).
+        **kwargs: further :class:`torch.utils.data.DataLoader` arguments (``num_workers``,
+            ``drop_last``, ...).
+
+    Example::
+
+        >>> loader = NeighborLoader(data, num_neighbors=[15, 10], batch_size=1024,
+        ...                         shuffle=True, seed=0)
+        >>> batch = next(iter(loader))
+        >>> out = encoder(batch.x, batch.edge_index)[:batch.batch_size]
+
+    Reproducibility: with ``seed`` (or ``generator``) the pyagc sampler gives the same batches
+    on every run on CPU; PyG's pyg-lib sampler draws from its own RNG, so with
+    ``backend='auto'`` and pyg-lib installed only the shuffling order is seeded.
+    """
+
+    def __init__(
+        self,
+        data: Data,
+        num_neighbors: List[int],
+        input_nodes=None,
+        input_time=None,
+        replace: bool = False,
+        subgraph_type: str = "directional",
+        disjoint: bool = False,
+        temporal_strategy: str = "uniform",
+        time_attr: Optional[str] = None,
+        weight_attr: Optional[str] = None,
+        transform: Optional[Callable] = None,
+        transform_sampler_output: Optional[Callable] = None,
+        is_sorted: bool = False,
+        filter_per_worker: Optional[bool] = None,
+        neighbor_sampler: Optional[BaseSampler] = None,
+        generator: Optional[torch.Generator] = None,
+        seed: Optional[int] = None,
+        backend: str = "auto",
+        **kwargs,
+    ) -> None:
+        if backend not in _BACKENDS:
+            raise ValueError(f"backend must be one of {_BACKENDS}, got {backend!r}.")
+        if not isinstance(data, Data):
+            raise TypeError("pyagc.sampling.NeighborLoader expects a torch_geometric Data "
+                            f"object, got {type(data).__name__}.")
+        batch_size = kwargs.get("batch_size", 1)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+        if generator is None:
+            generator = torch.Generator()
+            generator.manual_seed(_default_seed() if seed is None else int(seed))
+        elif seed is not None:
+            raise ValueError("Give either seed or generator, not both.")
+
+        use_pyg = backend == "pyg" or (backend == "auto" and pyg_sampler_available())
+        if backend == "pyg" and not pyg_sampler_available():
+            raise ImportError("backend='pyg' needs pyg-lib or torch-sparse; use backend='auto' "
+                              "to fall back to pyagc's vectorised sampler.")
+        if neighbor_sampler is None:
+            if use_pyg:
+                neighbor_sampler = NeighborSampler(
+                    data, num_neighbors=num_neighbors, replace=replace,
+                    subgraph_type=subgraph_type, disjoint=disjoint,
+                    temporal_strategy=temporal_strategy, time_attr=time_attr,
+                    weight_attr=weight_attr, is_sorted=is_sorted,
+                    share_memory=kwargs.get("num_workers", 0) > 0)
+            else:
+                if time_attr is not None or weight_attr is not None:
+                    raise ValueError("time_attr / weight_attr sampling needs pyg-lib; pyagc's "
+                                     "sampler draws neighbours uniformly.")
+                if input_time is not None:
+                    raise ValueError("input_time needs pyg-lib (temporal sampling).")
+                # The sampler gets its own stream, derived from the loader's generator, so the
+                # shuffling order does not depend on how many draws the sampler made.
+                sampler_seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
+                neighbor_sampler = VectorizedNeighborSampler(
+                    data, num_neighbors=num_neighbors, replace=replace,
+                    subgraph_type=subgraph_type, disjoint=disjoint, is_sorted=is_sorted,
+                    seed=sampler_seed)
+        self.num_neighbors = num_neighbors
+
+        super().__init__(
+            data=data,
+            node_sampler=neighbor_sampler,
+            input_nodes=input_nodes,
+            input_time=input_time,
+            transform=transform,
+            transform_sampler_output=transform_sampler_output,
+            filter_per_worker=filter_per_worker,
+            generator=generator,
+            **kwargs,
+        )
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}(sampler={self.node_sampler.__class__.__name__}, "
+                f"num_neighbors={self.num_neighbors})")
