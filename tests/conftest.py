@@ -23,3 +23,10 @@ def dataset_root(tmp_path_factory):
 def cora(dataset_root):
     from pyagc.data import get_dataset
     return get_dataset("Cora", dataset_root)
+
+
+def pytest_configure(config):
+    # The test graphs are tiny: a second OpenMP thread only spin-waits, and under pytest-xdist
+    # (one process per core) two threads per worker oversubscribe the cores and thrash.
+    import torch
+    torch.set_num_threads(1)

@@ -1,0 +1,175 @@
+"""Mini-batch training of GAE / DGI / DMoN with pyagc.sampling.NeighborLoader.
+
+Two modes:
+
+* ``--mode quality``: on a CSBM graph small enough for both, train each model full-batch and
+  mini-batch for about the same number of optimiser steps (default 100 full-batch epochs vs
+  10 mini-batch epochs of 10 batches) and print NMI / ACC side by side (mean over seeds).
+* ``--mode scale``: on a large CSBM graph (default 1M nodes, ~10M edges) run ``train_batch``
+  over the first ``--batches`` batches of an epoch and print seconds per batch, the
+  extrapolated seconds per epoch and the peak RSS of the process (run one model per process,
+  under ``/usr/bin/time -v``, for a clean peak-memory figure).
+
+    python benchmarks/bench_deep_minibatch.py --mode quality
+    /usr/bin/time -v python benchmarks/bench_deep_minibatch.py --mode scale --model gae
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import resource
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+from torch_geometric.data import Data
+
+from pyagc.clusters import TorchKMeans
+from pyagc.data import make_csbm
+from pyagc.encoders import create_tuned_gnn
+from pyagc.metrics import label_metrics
+from pyagc.models import DGI, DMoN, GAE
+from pyagc.sampling import NeighborLoader
+from pyagc.utils import set_seed
+
+
+def build(name: str, num_features: int, n_clusters: int, hidden: int):
+    """Model, optimizer and the number of GNN layers (= sampling hops)."""
+    if name == "gae":
+        enc = create_tuned_gnn("sage", num_features, hidden, num_layers=2)
+        model = GAE(enc)
+        return model, torch.optim.Adam(model.parameters(), lr=0.01), 2
+    if name == "dgi":
+        enc = create_tuned_gnn("sage", num_features, hidden, num_layers=2, act="prelu",
+                               act_last=True)
+        model = DGI(hidden, enc)
+        return model, torch.optim.Adam(model.parameters(), lr=0.001), 2
+    if name == "dmon":
+        enc = create_tuned_gnn("sage", num_features, hidden, num_layers=1, act="selu",
+                               act_last=True)
+        model = DMoN(enc, hidden, n_clusters)
+        return model, torch.optim.Adam(model.parameters(), lr=0.01), 1
+    raise ValueError(f"Unknown model {name!r}: gae, dgi or dmon.")
+
+
+def predict(model, data: Data, n_clusters: int, loader=None, seed: int = 0) -> torch.Tensor:
+    out = model.infer_full(data) if loader is None else model.infer_batch(loader, verbose=False)
+    if isinstance(model, DMoN):
+        return out
+    return TorchKMeans(n_clusters=n_clusters, n_init=10, random_state=seed).fit_predict(
+        F.normalize(out, dim=1))
+
+
+def quality(args) -> None:
+    data = make_csbm(args.num_nodes, args.clusters, avg_degree=10, homophily=args.homophily,
+                     num_features=64, feature_signal=args.signal, seed=0)
+    print(f"CSBM {data.num_nodes} nodes, {data.num_edges} edges, {args.clusters} clusters, "
+          f"homophily {args.homophily}, feature_signal {args.signal}; full: {args.epochs} epochs, "
+          f"mini: {args.mini_epochs} epochs of batch {args.batch_size}, fan-out {args.fan_out}")
+    print(f"{'model':6s} {'full NMI':>14s} {'mini NMI':>14s} {'full ACC':>14s} {'mini ACC':>14s}"
+          f" {'full s':>8s} {'mini s':>8s}")
+    for name in args.models:
+        rows = {"full": [], "mini": []}
+        for seed in args.seeds:
+            for mode in ("full", "mini"):
+                set_seed(seed)
+                model, opt, hops = build(name, 64, args.clusters, args.hidden)
+                start = time.perf_counter()
+                if mode == "full":
+                    for epoch in range(args.epochs):
+                        model.train_full(data, opt, epoch, verbose=False)
+                    pred = predict(model, data, args.clusters, seed=seed)
+                else:
+                    if isinstance(model, DMoN):
+                        model.set_graph_statistics(data)
+                    loader = NeighborLoader(data, num_neighbors=[args.fan_out] * hops,
+                                            batch_size=args.batch_size, shuffle=True, seed=seed)
+                    for epoch in range(args.mini_epochs):
+                        model.train_batch(loader, opt, epoch, verbose=False)
+                    infer = NeighborLoader(data, num_neighbors=[args.fan_out] * hops,
+                                           batch_size=args.batch_size, seed=seed)
+                    pred = predict(model, data, args.clusters, infer, seed)
+                elapsed = time.perf_counter() - start
+                s = label_metrics(data.y, pred, metrics=("NMI", "ACC"))
+                rows[mode].append((100 * s["NMI"], 100 * s["ACC"], elapsed))
+
+        def fmt(mode, i):
+            vals = [r[i] for r in rows[mode]]
+            sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
+            return f"{statistics.mean(vals):6.2f} ± {sd:4.2f}"
+        print(f"{name:6s} {fmt('full', 0):>14s} {fmt('mini', 0):>14s} {fmt('full', 1):>14s} "
+              f"{fmt('mini', 1):>14s} {statistics.mean(r[2] for r in rows['full']):8.1f} "
+              f"{statistics.mean(r[2] for r in rows['mini']):8.1f}", flush=True)
+
+
+def scale(args) -> None:
+    start = time.perf_counter()
+    data = make_csbm(args.num_nodes, args.clusters, avg_degree=10, homophily=args.homophily,
+                     num_features=64, feature_signal=args.signal, seed=0)
+    gen_s = time.perf_counter() - start
+    set_seed(0)
+    model, opt, hops = build(args.model, 64, args.clusters, args.hidden)
+    if isinstance(model, DMoN):
+        model.set_graph_statistics(data)
+    loader = NeighborLoader(data, num_neighbors=[args.fan_out] * hops,
+                            batch_size=args.batch_size, shuffle=True, seed=0)
+    n_batches = len(loader)
+    done = n_batches if args.batches <= 0 else min(args.batches, n_batches)
+    start = time.perf_counter()
+    # train_batch takes any iterable of batches: the first `done` batches of the epoch.
+    loss = model.train_batch(itertools.islice(loader, done), opt, 0, verbose=False)
+    elapsed = time.perf_counter() - start
+    per_batch = elapsed / done
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
+    print(f"{args.model}: {data.num_nodes} nodes, {data.num_edges} edges (generated in "
+          f"{gen_s:.1f} s); batch {args.batch_size}, fan-out {[args.fan_out] * hops}, "
+          f"hidden {args.hidden}")
+    if args.evaluate:
+        start = time.perf_counter()
+        infer = NeighborLoader(data, num_neighbors=[args.fan_out] * hops,
+                               batch_size=args.batch_size, seed=0)
+        pred = predict(model, data, args.clusters, infer)
+        scores = label_metrics(data.y, pred, metrics=("NMI", "ACC"))
+        print(f"  after {done} batches: NMI {100 * scores['NMI']:.2f}, ACC "
+              f"{100 * scores['ACC']:.2f} (inference + clustering "
+              f"{time.perf_counter() - start:.0f} s)")
+    print(f"  {done}/{n_batches} batches in {elapsed:.1f} s ({per_batch:.2f} s/batch) "
+          f"-> {per_batch * n_batches:.0f} s per epoch (extrapolated); mean loss {loss:.4f}; "
+          f"peak RSS {peak_gb:.2f} GB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", choices=["quality", "scale"], default="quality")
+    parser.add_argument("--models", nargs="+", default=["gae", "dgi", "dmon"])
+    parser.add_argument("--model", default="gae")
+    parser.add_argument("--num-nodes", type=int, default=None)
+    parser.add_argument("--clusters", type=int, default=10)
+    parser.add_argument("--homophily", type=float, default=0.6)
+    parser.add_argument("--signal", type=float, default=0.5)
+    parser.add_argument("--hidden", type=int, default=64)
+    parser.add_argument("--epochs", type=int, default=100, help="full-batch epochs")
+    parser.add_argument("--mini-epochs", type=int, default=10,
+                        help="mini-batch epochs (10 x 10 batches = as many steps as full)")
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--fan-out", type=int, default=10)
+    parser.add_argument("--batches", type=int, default=5, help="scale mode; 0 = a whole epoch")
+    parser.add_argument("--evaluate", action="store_true",
+                        help="scale mode: also infer all nodes in mini-batches and score them")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.mode == "quality":
+        args.num_nodes = args.num_nodes or 10_000
+        args.batch_size = args.batch_size or 1024
+        quality(args)
+    else:
+        args.num_nodes = args.num_nodes or 1_000_000
+        args.batch_size = args.batch_size or 16384
+        scale(args)
+
+
+if __name__ == "__main__":
+    main()

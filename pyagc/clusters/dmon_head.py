@@ -1,0 +1,165 @@
+"""The DMoN cluster head and its two losses (spectral modularity, collapse regulariser).
+
+Tsitsulin et al., "Graph Clustering with Graph Neural Networks", JMLR 2023.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.nn import Linear
+
+from pyagc.clusters.base import BaseClusterHead
+
+__all__ = ["DMoNClusterHead", "spectral_modularity_loss", "collapse_loss"]
+
+
+def _adjacency_product(s: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor]) -> Tensor:
+    """:math:`\\mathbf{A}\\mathbf{S}` from a CSR adjacency (SpMM) or an edge list (gather-scatter)."""
+    if edge_index.layout == torch.sparse_csr:
+        return torch.sparse.mm(edge_index, s)
+    src, dst = edge_index
+    msg = s[src] if edge_weight is None else s[src] * edge_weight.unsqueeze(-1)
+    return torch.zeros_like(s).index_add_(0, dst, msg)
+
+
+def spectral_modularity_loss(s: Tensor, edge_index: Tensor, deg: Tensor, two_m: float,
+                             edge_weight: Optional[Tensor] = None,
+                             sample_fraction: Optional[Tuple[int, int]] = None) -> Tensor:
+    r""":math:`-\frac{1}{2m}\mathrm{Tr}(\mathbf{S}^\top\mathbf{B}\mathbf{S})` with
+    :math:`\mathbf{B} = \mathbf{A} - \mathbf{d}\mathbf{d}^\top/2m`, in :math:`O(E\,k)`:
+
+    .. math::
+        \mathrm{Tr}(\mathbf{S}^\top\mathbf{B}\mathbf{S}) = \langle\mathbf{S},
+        \mathbf{A}\mathbf{S}\rangle_F - \frac{\|\mathbf{S}^\top\mathbf{d}\|^2}{2m}
+
+    so :math:`\mathbf{B}` (dense ``[N, N]``) is never formed. With a one-hot ``S`` this is minus
+    the modularity :math:`Q` of the partition.
+
+    Args:
+        s: soft assignments ``[n, k]``.
+        edge_index: ``[2, E]`` edges among the ``n`` rows of ``s`` (both directions for an
+            undirected graph) or the CSR adjacency ``[n, n]``.
+        deg: degrees ``d`` of the ``n`` nodes in the whole graph, ``[n]``.
+        two_m: :math:`2m = \sum_i d_i` of the whole graph.
+        edge_weight: optional ``[E]`` weights (an estimator's inverse inclusion probabilities).
+        sample_fraction: ``(n, N)`` when ``s`` holds ``n`` uniform nodes out of ``N``: the
+            pair sums are then rescaled into unbiased estimates of the full-graph sums (pairs
+            ``i != j`` by ``N(N-1) / (n(n-1))``, the diagonal by ``N / n``).
+    """
+    inner = (s * _adjacency_product(s, edge_index, edge_weight)).sum()
+    sd = s.t() @ deg
+    null_all = sd @ sd
+    if sample_fraction is None:
+        null = null_all
+    else:
+        n, total = sample_fraction
+        if n < 2:
+            raise ValueError("A mini-batch DMoN loss needs at least two seed nodes per batch.")
+        pair_scale = total * (total - 1) / (n * (n - 1))
+        diag = ((deg * deg) * (s * s).sum(dim=1)).sum()
+        null = (null_all - diag) * pair_scale + diag * (total / n)
+        inner = inner * pair_scale
+    return -(inner - null / two_m) / two_m
+
+
+def collapse_loss(s: Tensor) -> Tensor:
+    r""":math:`\frac{\sqrt{k}}{n}\|\sum_i \mathbf{S}_i\|_2 - 1`: 0 for equal cluster sizes,
+    :math:`\sqrt{k} - 1` when every node is in one cluster. ``s`` is ``[n, k]``."""
+    n, k = s.shape
+    return math.sqrt(k) / n * torch.linalg.vector_norm(s.sum(dim=0)) - 1.0
+
+
+class DMoNClusterHead(BaseClusterHead):
+    r"""Soft cluster assignments :math:`\mathbf{S} = \mathrm{softmax}(\mathbf{Z}\mathbf{W}^\top
+    + \mathbf{b})` and the DMoN losses on them.
+
+    The projection is initialised orthogonally (rows of :math:`\mathbf{W}` orthonormal, as
+    in the DMoN reference set-up): at the start every cluster looks at a different direction of
+    the embedding, so the softmax does not begin near-uniform and collapsed.
+
+    Args:
+        n_clusters: number of clusters ``k``.
+        n_features: embedding width ``H``.
+        dropout: dropout on the assignment logits while training (the DMoN paper's head uses
+            0.5; default 0).
+    """
+
+    def __init__(self, n_clusters: int, n_features: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        for name, value in (("n_clusters", n_clusters), ("n_features", n_features)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}.")
+        if n_clusters < 2:
+            raise ValueError(f"n_clusters must be at least 2, got {n_clusters}.")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
+        self.n_clusters = n_clusters
+        self.n_features = n_features
+        self.dropout = dropout
+        self.lin = Linear(n_features, n_clusters)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        torch.nn.init.orthogonal_(self.lin.weight)
+        torch.nn.init.zeros_(self.lin.bias)
+
+    @torch.no_grad()
+    def reset_cluster_centers(self, cluster_centers: Optional[Tensor] = None) -> None:
+        """Score clusters by similarity to ``cluster_centers [k, H]`` (None: fresh init)."""
+        if cluster_centers is None:
+            self.reset_parameters()
+            return
+        if tuple(cluster_centers.shape) != (self.n_clusters, self.n_features):
+            raise ValueError(f"cluster_centers must have shape [{self.n_clusters}, "
+                             f"{self.n_features}], got {list(cluster_centers.shape)}.")
+        self.lin.weight.copy_(cluster_centers)
+        # logit_c = <z, mu_c> - |mu_c|^2 / 2 ranks clusters like -|z - mu_c|^2 (nearest centre).
+        self.lin.bias.copy_(-0.5 * (cluster_centers * cluster_centers).sum(dim=1))
+
+    def assign(self, z: Tensor) -> Tensor:
+        """Soft assignments ``S`` of shape ``[n, k]`` (rows sum to 1)."""
+        logits = self.lin(z)
+        logits = F.dropout(logits, self.dropout, self.training)
+        return torch.softmax(logits, dim=-1)
+
+    def forward(self, z: Tensor, edge_index: Tensor, deg: Optional[Tensor] = None,
+                two_m: Optional[float] = None, edge_weight: Optional[Tensor] = None,
+                sample_fraction: Optional[Tuple[int, int]] = None) -> Tuple[Tensor, Tensor]:
+        """``(spectral_loss, collapse_loss)`` of the assignments of ``z`` on the graph.
+
+        ``deg`` / ``two_m`` default to the degrees and total weight of ``edge_index`` itself
+        (full-batch); pass the whole graph's values for a subgraph.
+        """
+        s = self.assign(z)
+        if deg is None:
+            deg = _degree(edge_index, s.size(0), edge_weight, s.dtype)
+        if two_m is None:
+            two_m = float(deg.sum())
+        if two_m <= 0:
+            raise ValueError("The graph has no edges: DMoN's modularity is undefined.")
+        spectral = spectral_modularity_loss(s, edge_index, deg, two_m, edge_weight,
+                                            sample_fraction)
+        return spectral, collapse_loss(s)
+
+    @torch.no_grad()
+    def cluster(self, z: Tensor, soft: bool = False) -> Tensor:
+        s = torch.softmax(self.lin(z), dim=-1)
+        return s if soft else s.argmax(dim=-1)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(n_clusters={self.n_clusters}, n_features={self.n_features})"
+
+
+def _degree(edge_index: Tensor, num_nodes: int, edge_weight: Optional[Tensor],
+            dtype: torch.dtype) -> Tensor:
+    if edge_index.layout == torch.sparse_csr:
+        # Row sums of adj_t are in-degrees; DMoN graphs are undirected so these are the degrees.
+        return torch.sparse.sum(edge_index.to_sparse_coo(), dim=1).to_dense().to(dtype)
+    weight = (torch.ones(edge_index.size(1), dtype=dtype, device=edge_index.device)
+              if edge_weight is None else edge_weight.to(dtype))
+    return torch.zeros(num_nodes, dtype=dtype, device=edge_index.device).index_add_(
+        0, edge_index[1], weight)

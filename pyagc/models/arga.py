@@ -1,0 +1,120 @@
+"""Adversarially regularised graph auto-encoders: ARGA and ARGVA.
+
+Pan et al., "Adversarially Regularized Graph Autoencoder for Graph Embedding", IJCAI 2018.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.nn import Module
+from torch.optim import Optimizer
+from torch_geometric.data import Data
+from torch_geometric.nn.inits import reset
+
+from pyagc.models.base import LossOutput
+from pyagc.models.gae import GAE, _Variational
+
+__all__ = ["ARGA", "ARGVA"]
+
+
+class ARGA(GAE):
+    r"""A :class:`GAE` whose codes are pushed towards a prior :math:`p(\mathbf{z}) =
+    \mathcal{N}(0, I)` by a discriminator :math:`D` (logits) in a two-player game:
+
+    .. math::
+        \mathcal{L}_D &= -\mathbb{E}_{\mathbf{z}'\sim p}\log\sigma(D(\mathbf{z}'))
+                        -\frac{1}{N}\sum_i\log\bigl(1-\sigma(D(\mathbf{z}_i))\bigr) \\
+        \mathcal{L}_{\text{enc}} &= \mathcal{L}_{\text{recon}}
+                        -\frac{1}{N}\sum_i\log\sigma(D(\mathbf{z}_i))
+
+    Train with two optimisers, one over the encoder (and decoder) parameters for
+    :meth:`train_encoder` and one over ``discriminator.parameters()`` for
+    :meth:`train_discriminator`, alternating each epoch.
+
+    Args:
+        encoder: maps ``(x, edge_index)`` to ``z [N, H]``.
+        discriminator: maps ``z [*, H]`` to one logit per row, ``[*, 1]`` or ``[*]``.
+        decoder: as in :class:`GAE`.
+    """
+
+    def __init__(self, encoder: Module, discriminator: Module, decoder: Optional[Module] = None,
+                 sparse_inputs: str = "auto") -> None:
+        if not isinstance(discriminator, Module):
+            raise TypeError("discriminator must be a torch.nn.Module mapping z [*, H] to logits.")
+        super().__init__(encoder, decoder, sparse_inputs)
+        self.discriminator = discriminator
+        reset(self.discriminator)
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        if hasattr(self, "discriminator"):
+            reset(self.discriminator)
+
+    def _logits(self, z: Tensor) -> Tensor:
+        return self.discriminator(z).reshape(-1)
+
+    def reg_loss(self, z: Tensor) -> Tensor:
+        """Encoder's adversarial term: small when ``D`` takes the codes for prior samples."""
+        return F.softplus(-self._logits(z)).mean()
+
+    def discriminator_loss(self, z: Tensor) -> Tensor:
+        """Discriminator's term: prior samples are real, the (detached) codes are fake."""
+        real = torch.randn_like(z)
+        return (F.softplus(-self._logits(real)).mean()
+                + F.softplus(self._logits(z.detach())).mean())
+
+    def loss(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
+             **kwargs: Any) -> LossOutput:
+        z = self._encode(x, edge_index, edge_weight)
+        recon, reg = self.recon_loss(z, edge_index), self.reg_loss(z)
+        return LossOutput(recon + reg, {"recon": recon, "reg": reg})
+
+    def loss_batch(self, batch: Data, **kwargs: Any) -> LossOutput:
+        z = self._encode(**self._inputs(batch))
+        pos, neg = self._batch_pairs(batch)
+        recon, reg = self.recon_loss(z, pos, neg), self.reg_loss(z[:int(batch.batch_size)])
+        return LossOutput(recon + reg, {"recon": recon, "reg": reg})
+
+    def train_encoder(self, data: Data, optimizer: Optimizer, epoch: int,
+                      verbose: bool = True) -> float:
+        """One encoder step on the full graph (:meth:`train_full` under its ARGA name)."""
+        return self.train_full(data, optimizer, epoch, verbose)
+
+    def train_discriminator(self, data: Data, optimizer: Optimizer, epoch: int,
+                            verbose: bool = True) -> float:
+        """One discriminator step on the full graph; the encoder is only evaluated."""
+        self.train()
+        data = data.to(self.device)
+        with torch.no_grad():
+            z = self.forward(**self._inputs(data))
+        out = self._step(optimizer, self.discriminator_loss(z), epoch, "discriminator")
+        self._log(out.log_string(f"Epoch {epoch:03d} (discriminator): "), verbose)
+        return float(out.total.detach())
+
+
+class ARGVA(_Variational, ARGA):
+    r"""Variational :class:`ARGA`: the encoder gives ``(mu, logstd)``, codes are sampled by
+    reparametrisation and the encoder loss adds the VGAE term ``KL / N``:
+    :math:`\mathcal{L}_{\text{recon}} + \mathcal{L}_{\text{reg}} + \frac{1}{N} KL`.
+    ``embed`` returns ``mu``.
+    """
+
+    def loss(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
+             **kwargs: Any) -> LossOutput:
+        mu, logstd = self._mu_logstd(x, edge_index, edge_weight)
+        z = self.reparametrize(mu, logstd)
+        recon, reg = self.recon_loss(z, edge_index), self.reg_loss(z)
+        kl = self.kl_loss(mu, logstd) / mu.size(0)
+        return LossOutput(recon + reg + kl, {"recon": recon, "reg": reg, "kl": kl})
+
+    def loss_batch(self, batch: Data, **kwargs: Any) -> LossOutput:
+        mu, logstd = self._mu_logstd(**self._inputs(batch))
+        z = self.reparametrize(mu, logstd)
+        size = int(batch.batch_size)
+        pos, neg = self._batch_pairs(batch)
+        recon, reg = self.recon_loss(z, pos, neg), self.reg_loss(z[:size])
+        kl = self.kl_loss(mu[:size], logstd[:size]) / size
+        return LossOutput(recon + reg + kl, {"recon": recon, "reg": reg, "kl": kl})

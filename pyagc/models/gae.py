@@ -1,0 +1,193 @@
+"""Graph auto-encoders: GAE and VGAE.
+
+Kipf & Welling, "Variational Graph Auto-Encoders", NIPS Bayesian Deep Learning Workshop 2016.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.nn import Module
+from torch_geometric.data import Data
+from torch_geometric.nn import InnerProductDecoder
+from torch_geometric.nn.inits import reset
+
+from pyagc.models.base import LossOutput, TrainableModel
+from pyagc.ops.encoder_inputs import EncoderInputCache
+from pyagc.ops.negative_sampling import NegativeSampler
+
+__all__ = ["GAE", "VGAE"]
+
+
+class GAE(TrainableModel):
+    r"""Graph Auto-Encoder: an encoder :math:`\mathbf{Z} = f(\mathbf{X}, \mathbf{A})` trained to
+    reconstruct the edges through a decoder, by default the inner product
+    :math:`\hat{A}_{ij} = \sigma(\mathbf{z}_i^\top \mathbf{z}_j)`.
+
+    .. math::
+        \mathcal{L} = -\frac{1}{|E|}\sum_{(i,j)\in E}\log\sigma(\mathbf{z}_i^\top\mathbf{z}_j)
+        -\frac{1}{|E^-|}\sum_{(i,j)\in E^-}\log\bigl(1-\sigma(\mathbf{z}_i^\top\mathbf{z}_j)\bigr)
+
+    with :math:`E^-` uniform node pairs that are not edges (as many as :math:`|E|`).
+
+    Args:
+        encoder: maps ``(x [N, F], edge_index [2, E])`` to ``z [N, H]``.
+        decoder: maps ``(z, edge_index, sigmoid=...)`` to one score per pair, default
+            :class:`torch_geometric.nn.InnerProductDecoder`.
+        sparse_inputs: ``'auto'`` feeds a GCN encoder a cached CSR adjacency and CSR features
+            (see :mod:`pyagc.ops.encoder_inputs`); ``'off'`` passes the inputs as given.
+
+    Mini-batch (:meth:`loss_batch`): ``z`` is computed on the sampled subgraph, the positive
+    pairs are the sampled edges pointing at a seed node (``dst < batch.batch_size``) and the
+    negatives pair each seed with uniform nodes of the subgraph. Neighbour embeddings are
+    computed with the context the sampler gave them (one hop less than the seeds'), a bias
+    in exchange for far more positive pairs than the edges induced among the seeds.
+    """
+
+    def __init__(self, encoder: Module, decoder: Optional[Module] = None,
+                 sparse_inputs: str = "auto") -> None:
+        super().__init__()
+        if not isinstance(encoder, Module):
+            raise TypeError(f"encoder must be a torch.nn.Module, got {type(encoder).__name__}.")
+        self.encoder = encoder
+        self.decoder = InnerProductDecoder() if decoder is None else decoder
+        self._encoder_inputs = EncoderInputCache(sparse_inputs)
+        self._negatives = NegativeSampler()
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        reset(self.encoder)
+        reset(self.decoder)
+        self._encoder_inputs.clear()
+
+    def _encode(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
+                **kwargs: Any) -> Any:
+        x, adj, edge_weight = self._encoder_inputs(self.encoder, x, edge_index, edge_weight)
+        if edge_weight is not None:
+            kwargs["edge_weight"] = edge_weight
+        return self.encoder(x, adj, **kwargs)
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
+                **kwargs: Any) -> Tensor:
+        """The latent codes ``z``, shape ``[N, H]``."""
+        return self._encode(x, edge_index, edge_weight, **kwargs)
+
+    def embed(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
+              **kwargs: Any) -> Tensor:
+        return self.forward(x, edge_index, edge_weight, **kwargs)
+
+    def decode(self, *args: Any, **kwargs: Any) -> Tensor:
+        """Runs the decoder: edge probabilities (or logits with ``sigmoid=False``)."""
+        return self.decoder(*args, **kwargs)
+
+    def recon_loss(self, z: Tensor, pos_edge_index: Tensor,
+                   neg_edge_index: Optional[Tensor] = None) -> Tensor:
+        """Binary cross-entropy of the positive edges against negative pairs (sampled if None)."""
+        if pos_edge_index.numel() == 0:
+            raise ValueError("recon_loss needs at least one positive edge; the graph has none.")
+        if neg_edge_index is None:
+            neg_edge_index = self._negatives(pos_edge_index, z.size(0))
+        # softplus(-s) = -log(sigmoid(s)) without the log(0) that large scores would give.
+        pos = F.softplus(-self.decoder(z, pos_edge_index, sigmoid=False)).mean()
+        if neg_edge_index.numel() == 0:
+            return pos
+        neg = F.softplus(self.decoder(z, neg_edge_index, sigmoid=False)).mean()
+        return pos + neg
+
+    def _batch_pairs(self, batch: Data) -> Tuple[Tensor, Tensor]:
+        """Seed-anchored positive edges and negative pairs of a sampled subgraph."""
+        edge_index, size = batch.edge_index, int(batch.batch_size)
+        pos = edge_index[:, edge_index[1] < size]
+        neg = self._negatives(edge_index, batch.num_nodes, num_samples=pos.size(1),
+                              num_dst=size)
+        return pos, neg
+
+    def loss(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
+             **kwargs: Any) -> Union[Tensor, LossOutput]:
+        z = self._encode(x, edge_index, edge_weight)
+        return self.recon_loss(z, edge_index)
+
+    def loss_batch(self, batch: Data, **kwargs: Any) -> Union[Tensor, LossOutput]:
+        z = self._encode(**self._inputs(batch))
+        pos, neg = self._batch_pairs(batch)
+        return self.recon_loss(z, pos, neg)
+
+
+class _Variational:
+    """Gaussian latent codes for VGAE / ARGVA: the encoder returns ``(mu, logstd)``."""
+
+    MAX_LOGSTD = 10.0
+
+    def _mu_logstd(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
+                   **kwargs: Any) -> Tuple[Tensor, Tensor]:
+        out = self._encode(x, edge_index, edge_weight, **kwargs)
+        if not (isinstance(out, (tuple, list)) and len(out) == 2):
+            raise TypeError(f"{type(self).__name__} needs an encoder returning (mu, logstd); "
+                            f"got {type(out).__name__}. Give it two output heads.")
+        mu, logstd = out
+        # exp(logstd) overflows past ~88; the cap keeps the KL term finite.
+        logstd = logstd.clamp(max=self.MAX_LOGSTD)
+        self._mu, self._logstd = mu, logstd
+        return mu, logstd
+
+    def reparametrize(self, mu: Tensor, logstd: Tensor) -> Tensor:
+        """``mu + eps * exp(logstd)`` with ``eps ~ N(0, I)`` while training, ``mu`` otherwise."""
+        if self.training:
+            return mu + torch.randn_like(logstd) * torch.exp(logstd)
+        return mu
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
+                **kwargs: Any) -> Tensor:
+        mu, logstd = self._mu_logstd(x, edge_index, edge_weight, **kwargs)
+        return self.reparametrize(mu, logstd)
+
+    def embed(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
+              **kwargs: Any) -> Tensor:
+        """The posterior means ``mu``, shape ``[N, H]`` (deterministic)."""
+        return self._mu_logstd(x, edge_index, edge_weight, **kwargs)[0]
+
+    def kl_loss(self, mu: Optional[Tensor] = None, logstd: Optional[Tensor] = None) -> Tensor:
+        r"""Mean over nodes of :math:`KL(\mathcal{N}(\mu, \sigma^2) \| \mathcal{N}(0, I))`;
+        defaults to the codes of the last forward pass."""
+        mu = getattr(self, "_mu", None) if mu is None else mu
+        logstd = getattr(self, "_logstd", None) if logstd is None else logstd.clamp(
+            max=self.MAX_LOGSTD)
+        if mu is None or logstd is None:
+            raise ValueError("kl_loss() needs mu and logstd; run the model forward first or pass them.")
+        return -0.5 * torch.mean(torch.sum(1 + 2 * logstd - mu ** 2 - logstd.exp() ** 2, dim=1))
+
+
+class VGAE(_Variational, GAE):
+    r"""Variational GAE: the encoder gives :math:`(\boldsymbol\mu, \log\boldsymbol\sigma)`,
+    :math:`\mathbf{z} = \boldsymbol\mu + \boldsymbol\epsilon \odot \boldsymbol\sigma` and
+
+    .. math::
+        \mathcal{L} = \mathcal{L}_{\text{recon}}(\mathbf{Z}) + \frac{1}{N}
+        \frac{1}{N}\sum_i KL\bigl(\mathcal{N}(\boldsymbol\mu_i, \boldsymbol\sigma_i^2)\,\|\,
+        \mathcal{N}(0, I)\bigr)
+
+    (the ``1/N`` weight of the paper, whose reconstruction term is a mean over node pairs).
+    ``embed`` returns ``mu``. In mini-batch, ``N`` is the number of seed nodes and the KL term
+    covers the seeds only.
+
+    Args:
+        encoder: maps ``(x, edge_index)`` to ``(mu [N, H], logstd [N, H])``.
+        decoder: as in :class:`GAE`.
+    """
+
+    def loss(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
+             **kwargs: Any) -> LossOutput:
+        mu, logstd = self._mu_logstd(x, edge_index, edge_weight)
+        recon = self.recon_loss(self.reparametrize(mu, logstd), edge_index)
+        kl = self.kl_loss(mu, logstd) / mu.size(0)
+        return LossOutput(recon + kl, {"recon": recon, "kl": kl})
+
+    def loss_batch(self, batch: Data, **kwargs: Any) -> LossOutput:
+        mu, logstd = self._mu_logstd(**self._inputs(batch))
+        pos, neg = self._batch_pairs(batch)
+        recon = self.recon_loss(self.reparametrize(mu, logstd), pos, neg)
+        size = int(batch.batch_size)
+        kl = self.kl_loss(mu[:size], logstd[:size]) / size
+        return LossOutput(recon + kl, {"recon": recon, "kl": kl})

@@ -1,0 +1,118 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch_geometric.nn import GCN, GCNConv
+
+from pyagc.clusters import TorchKMeans
+from pyagc.data import make_csbm
+from pyagc.metrics import label_metrics
+from pyagc.models import GAE, VGAE, LossOutput
+from pyagc.sampling import NeighborLoader
+from pyagc.utils import set_seed
+
+
+class VarEncoder(torch.nn.Module):
+    def __init__(self, in_channels, hidden, out_channels):
+        super().__init__()
+        self.conv = GCNConv(in_channels, hidden)
+        self.mu = GCNConv(hidden, out_channels)
+        self.logstd = GCNConv(hidden, out_channels)
+
+    def forward(self, x, edge_index):
+        h = self.conv(x, edge_index).relu()
+        return self.mu(h, edge_index), self.logstd(h, edge_index)
+
+
+@pytest.fixture(scope="module")
+def easy():
+    return make_csbm(300, 3, avg_degree=10, homophily=0.9, num_features=16,
+                     feature_signal=2.0, seed=0)
+
+
+def _nmi(model, data, k, loader=None):
+    z = model.infer_full(data) if loader is None else model.infer_batch(loader, verbose=False)
+    pred = TorchKMeans(n_clusters=k, n_init=5, random_state=0).fit_predict(F.normalize(z, dim=1))
+    return label_metrics(data.y, pred, metrics=("NMI",))["NMI"]
+
+
+def test_recon_loss_matches_hand_computation():
+    model = GAE(GCNConv(2, 2))
+    z = torch.tensor([[1.0, 0.0], [0.5, 0.5], [-1.0, 2.0]])
+    pos = torch.tensor([[0, 1], [1, 2]])
+    neg = torch.tensor([[0], [2]])
+    s01, s12, s02 = 0.5, 0.5, -1.0
+    sig = lambda v: 1 / (1 + math.exp(-v))
+    expected = -(math.log(sig(s01)) + math.log(sig(s12))) / 2 - math.log(1 - sig(s02))
+    assert float(model.recon_loss(z, pos, neg)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_recon_loss_samples_negatives_that_are_not_edges(easy):
+    set_seed(0)
+    model = GAE(GCNConv(16, 8))
+    neg = model._negatives(easy.edge_index, easy.num_nodes)
+    keys = set((easy.edge_index[0] * 300 + easy.edge_index[1]).tolist())
+    assert neg.size(1) > 0.95 * easy.edge_index.size(1)
+    assert not (set((neg[0] * 300 + neg[1]).tolist()) & keys)
+    assert bool((neg[0] != neg[1]).all())
+
+
+def test_kl_loss_matches_closed_form():
+    model = VGAE(VarEncoder(2, 4, 2))
+    mu = torch.tensor([[0.0, 1.0], [2.0, -1.0]])
+    logstd = torch.tensor([[0.0, math.log(2.0)], [0.5, -0.5]])
+    per_node = []
+    for m, ls in zip(mu.tolist(), logstd.tolist()):
+        per_node.append(sum(0.5 * (math.exp(2 * l) + mm ** 2 - 1 - 2 * l) for mm, l in zip(m, ls)))
+    assert float(model.kl_loss(mu, logstd)) == pytest.approx(sum(per_node) / 2, rel=1e-6)
+
+
+def test_vgae_needs_a_two_headed_encoder(easy):
+    model = VGAE(GCNConv(16, 8))
+    with pytest.raises(TypeError, match="mu, logstd"):
+        model.loss(easy.x, easy.edge_index)
+
+
+def test_same_seed_same_loss_and_reset(easy):
+    losses = []
+    for _ in range(2):
+        set_seed(3)
+        model = GAE(GCN(16, 16, num_layers=2))
+        losses.append(float(model.loss(easy.x, easy.edge_index)))
+    assert losses[0] == losses[1]
+    before = [p.clone() for p in model.parameters()]
+    model.reset_parameters()
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_gae_separates_easy_graph_full_batch(easy):
+    set_seed(0)
+    model = GAE(GCN(16, 32, num_layers=2, out_channels=16))
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    for epoch in range(60):
+        model.train_full(easy, opt, epoch, verbose=False)
+    assert _nmi(model, easy, 3) > 0.8
+
+
+def test_vgae_separates_easy_graph_full_batch(easy):
+    set_seed(0)
+    model = VGAE(VarEncoder(16, 32, 16))
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    for epoch in range(80):
+        out = model.loss(easy.x, easy.edge_index)
+        assert isinstance(out, LossOutput) and set(out.components) == {"recon", "kl"}
+        model.train_full(easy, opt, epoch, verbose=False)
+    assert _nmi(model, easy, 3) > 0.8
+
+
+def test_gae_separates_easy_graph_mini_batch(easy):
+    set_seed(0)
+    model = GAE(GCN(16, 32, num_layers=2, out_channels=16))
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    loader = NeighborLoader(easy, num_neighbors=[10, 10], batch_size=100, shuffle=True, seed=0)
+    for epoch in range(20):
+        loss = model.train_batch(loader, opt, epoch, verbose=False)
+    assert math.isfinite(loss)
+    infer = NeighborLoader(easy, num_neighbors=[-1, -1], batch_size=150, seed=0)
+    assert _nmi(model, easy, 3, infer) > 0.8

@@ -1,0 +1,71 @@
+import pytest
+import torch
+
+from pyagc.ops import adjacency_csr, normalized_adjacency
+
+
+def dense_reference(edge_index, n, weight=None, self_loops=True, r=0.5):
+    """M[i, j] = weight of edge j -> i, remaining self-loops of weight 1, D^{r-1} M D^{-r}."""
+    m = torch.zeros(n, n, dtype=torch.float64)
+    w = torch.ones(edge_index.size(1), dtype=torch.float64) if weight is None else weight.double()
+    for (s, t), v in zip(edge_index.t().tolist(), w.tolist()):
+        m[t, s] += v
+    if self_loops:
+        for i in range(n):
+            if not bool((edge_index[0] == i)[edge_index[1] == i].any()):
+                m[i, i] += 1.0
+    deg = m.sum(1)
+    safe = torch.where(deg > 0, deg, torch.ones_like(deg))
+    left = torch.where(deg > 0, safe ** (r - 1), torch.zeros_like(deg))
+    right = torch.where(deg > 0, safe ** (-r), torch.zeros_like(deg))
+    return left[:, None] * m * right[None, :]
+
+
+@pytest.fixture
+def graph():
+    # directed, with a duplicate edge, an existing self-loop (node 2) and an isolated node (5)
+    ei = torch.tensor([[0, 1, 1, 2, 3, 0, 0, 2], [1, 0, 2, 3, 0, 3, 1, 2]])
+    w = torch.tensor([1.0, 2.0, 0.5, 1.5, 1.0, 3.0, 0.25, 4.0])
+    return ei, w, 6
+
+
+@pytest.mark.parametrize("r", [0.0, 0.3, 0.5, 1.0])
+@pytest.mark.parametrize("self_loops", [True, False])
+@pytest.mark.parametrize("weighted", [True, False])
+def test_normalized_adjacency_matches_dense(graph, r, self_loops, weighted):
+    ei, w, n = graph
+    w = w if weighted else None
+    adj = normalized_adjacency(ei, n, w, add_self_loops=self_loops, r=r, dtype=torch.float64)
+    assert adj.layout == torch.sparse_csr
+    torch.testing.assert_close(adj.to_dense(), dense_reference(ei, n, w, self_loops, r))
+
+
+def test_isolated_node_rows(graph):
+    ei, _, n = graph
+    adj = normalized_adjacency(ei, n).to_dense()
+    assert adj[5].tolist() == [0, 0, 0, 0, 0, 1.0]          # self-loop only
+    adj = normalized_adjacency(ei, n, add_self_loops=False).to_dense()
+    assert adj[5].abs().sum() == 0 and adj[:, 5].abs().sum() == 0
+
+
+def test_degree_and_symmetry():
+    ei = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
+    adj, deg = normalized_adjacency(ei, 3, return_degree=True, dtype=torch.float64)
+    assert deg.tolist() == [2.0, 3.0, 2.0]
+    dense = adj.to_dense()
+    torch.testing.assert_close(dense, dense.T)
+    assert adjacency_csr(ei, 3).nnz == 7
+
+
+def test_bad_inputs():
+    ei = torch.tensor([[0, 1], [1, 0]])
+    with pytest.raises(ValueError, match="edge_weight"):
+        normalized_adjacency(ei, 2, torch.ones(3))
+    with pytest.raises(ValueError, match="negative"):
+        normalized_adjacency(ei, 2, torch.tensor([1.0, -1.0]))
+    with pytest.raises(ValueError, match="only 2 nodes"):
+        normalized_adjacency(torch.tensor([[0, 2], [1, 0]]), 2)
+    with pytest.raises(ValueError, match="shape"):
+        normalized_adjacency(ei.t().reshape(4), 2)
+    with pytest.raises(ValueError, match="finite"):
+        normalized_adjacency(ei, 2, r=float("nan"))
