@@ -1,0 +1,429 @@
+"""One experiment: load a graph, then for each run build, train, embed/predict, cluster and
+score a method; aggregate the runs and write the results folder."""
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch_geometric.data import Data
+
+from pyagc.runner.checkpoint import CheckpointManager
+from pyagc.runner.config import resolve_config
+from pyagc.runner.recipe import EpochCallback, neighbor_loader, train_model
+from pyagc.runner.registry import MethodSpec, get_method
+
+LABEL_METRICS = ("NMI", "ARI", "ACC", "F1", "Homo", "Comp")
+STRUCTURE_METRICS = ("Mod", "Cond")
+TIME_KEYS = ("train", "inference", "clustering", "total")
+SYNTHETIC = "Synthetic"
+
+
+def default_root() -> str:
+    """Where named datasets are read from / downloaded to: ``$PYAGC_DATA`` or
+    ``~/.cache/pyagc/data``."""
+    return os.environ.get("PYAGC_DATA") or os.path.join(os.path.expanduser("~"), ".cache",
+                                                         "pyagc", "data")
+
+
+# --------------------------------------------------------------------------- data
+def load_data(dataset: Optional[str] = None, graph: Optional[Sequence[str]] = None,
+              root: Optional[str] = None, data_cfg: Optional[Dict[str, Any]] = None
+              ) -> tuple:
+    """``(Data, name)`` from a named dataset, a user's files, or the synthetic default.
+
+    ``graph`` is ``[EDGES]``, ``[EDGES, FEATURES]`` or ``[EDGES, FEATURES, LABELS]`` file
+    paths (see :func:`pyagc.data.load_graph`). Without both, a contextual SBM is generated
+    from ``data_cfg`` (:func:`pyagc.data.make_csbm`).
+    """
+    from pyagc.data import get_dataset, load_graph, make_csbm
+    if dataset is not None and graph:
+        raise ValueError("Give either a dataset name or graph files, not both.")
+    if graph:
+        if len(graph) > 3:
+            raise ValueError("--graph takes EDGES [FEATURES [LABELS]] (at most 3 paths), got "
+                             f"{len(graph)}.")
+        for path in graph:
+            if not os.path.exists(path):
+                raise FileNotFoundError(f"Graph file {path!r} does not exist.")
+        edges, features, labels = (list(graph) + [None, None])[:3]
+        data = load_graph(edges, features=features, labels=labels)
+        return data, os.path.splitext(os.path.basename(edges))[0]
+    if dataset is None or dataset.lower() in ("synthetic", "csbm"):
+        cfg = dict(data_cfg or {})
+        data = make_csbm(int(cfg.get("num_nodes", 2000)), int(cfg.get("n_clusters", 5)),
+                         avg_degree=float(cfg.get("avg_degree", 8.0)),
+                         homophily=float(cfg.get("homophily", 0.7)),
+                         num_features=int(cfg.get("num_features", 64)),
+                         features=str(cfg.get("features", "gaussian")),
+                         feature_signal=float(cfg.get("feature_signal", 0.25)),
+                         seed=int(cfg.get("seed", 0)))
+        return data, SYNTHETIC
+    x, edge_index, y = get_dataset(dataset, root or default_root())
+    from pyagc.data import available_datasets
+    name = next((d for d in available_datasets() if d.lower() == dataset.lower()), dataset)
+    return Data(x=x, edge_index=edge_index, y=y, num_nodes=x.size(0)), name
+
+
+def as_data(data: Any) -> Data:
+    """Accept a :class:`Data`, an ``(x, edge_index[, y])`` tuple, or anything
+    :func:`pyagc.data.load_graph` reads (files, arrays, networkx graphs)."""
+    from pyagc.data import load_graph
+    if isinstance(data, Data):
+        return load_graph(data)
+    if isinstance(data, (tuple, list)) and 2 <= len(data) <= 3 and isinstance(data[1], Tensor):
+        x, edge_index = data[0], data[1]
+        y = data[2] if len(data) == 3 else None
+        return load_graph(edge_index, features=x, labels=y,
+                          num_nodes=x.size(0) if isinstance(x, Tensor) else None)
+    return load_graph(data)
+
+
+def labels_of(data: Data) -> Optional[Tensor]:
+    y = getattr(data, "y", None)
+    if y is None or y.numel() != data.num_nodes or not bool((y >= 0).any()):
+        return None
+    return y.view(-1).long()
+
+
+def resolve_n_clusters(data: Data, requested: Optional[int]) -> int:
+    if requested is None:
+        y = labels_of(data)
+        if y is None:
+            raise ValueError("The graph has no labels, so the number of clusters is unknown: "
+                             "give it with --n-clusters K (or --set cluster.n_clusters=K).")
+        k = int(torch.unique(y[y >= 0]).numel())
+    else:
+        k = int(requested)
+    if k < 1:
+        raise ValueError(f"The number of clusters must be at least 1, got {k}.")
+    if k > data.num_nodes:
+        raise ValueError(f"The number of clusters ({k}) is larger than the number of nodes "
+                         f"({data.num_nodes}); choose k <= {data.num_nodes}.")
+    return k
+
+
+def resolve_device(device: Optional[str]) -> torch.device:
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"Unknown device {device!r}; use cpu, cuda or cuda:N.") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for but CUDA is not available in this "
+                         "PyTorch installation; use --device cpu.")
+    return dev
+
+
+# --------------------------------------------------------------------------- one run
+@dataclass
+class RunResult:
+    """The outcome of one run (one seed)."""
+
+    run: int
+    seed: int
+    labels: Tensor
+    embedding: Optional[Tensor]
+    metrics: Dict[str, float]
+    times: Dict[str, float]
+    memory_mb: float
+    history: List[Dict[str, Any]] = field(default_factory=list)
+    model: Any = None
+
+    def record(self) -> Dict[str, Any]:
+        """The JSON-friendly part of the result."""
+        return {"run": self.run, "seed": self.seed, "metrics": self.metrics,
+                "times": self.times, "memory_mb": self.memory_mb,
+                "epochs": len(self.history),
+                "final_loss": self.history[-1]["loss"] if self.history else None}
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak GPU memory allocated (CUDA) or the process's peak resident set size (CPU), MB."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2 ** 20
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 2 ** 20 if sys.platform == "darwin" else rss / 1024.0
+
+
+def cluster_embedding(z: Tensor, n_clusters: int, cluster_cfg: Dict[str, Any], seed: int,
+                      verbose: bool = False) -> Tensor:
+    """KMeans (:class:`pyagc.clusters.KMeansClusterHead`) on (L2-normalised) embeddings."""
+    from pyagc.clusters import KMeansClusterHead
+    z = z.detach().float()
+    if z.dim() != 2:
+        raise ValueError(f"Embeddings must be [num_nodes, dim], got {list(z.shape)}.")
+    if not torch.isfinite(z).all():
+        raise FloatingPointError("The embeddings hold NaN or inf values; the model diverged "
+                                 "(lower the learning rate or the number of epochs).")
+    if cluster_cfg.get("normalize_embeddings", True):
+        z = F.normalize(z, p=2, dim=1)
+    head = KMeansClusterHead(n_clusters, backend=cluster_cfg["backend"],
+                             n_init=cluster_cfg["n_init"], max_iter=cluster_cfg["max_iter"],
+                             random_state=seed, verbose=verbose)
+    return head.fit_predict(z).cpu()
+
+
+def _check_cluster_method(spec: MethodSpec, cluster_cfg: Dict[str, Any]) -> str:
+    method = str(cluster_cfg.get("method", "kmeans")).lower()
+    if method != "kmeans" and method not in (spec.rounding or {}):
+        known = ", ".join(["kmeans", *(spec.rounding or {})])
+        raise ValueError(f"cluster.method {method!r} is not available for {spec.name}; use "
+                         f"one of: {known}.")
+    return method
+
+
+def _cluster(spec: MethodSpec, model, z: Tensor, n_clusters: int, cluster_cfg: Dict[str, Any],
+             seed: int, verbose: bool) -> Tensor:
+    method = _check_cluster_method(spec, cluster_cfg)
+    if method == "kmeans":
+        return cluster_embedding(z, n_clusters, cluster_cfg, seed, verbose)
+    return spec.rounding[method](model, z).view(-1).long().cpu()
+
+
+def score(data: Data, labels: Tensor) -> Dict[str, float]:
+    from pyagc.metrics import label_metrics, structure_metrics
+    metrics: Dict[str, float] = {}
+    y = labels_of(data)
+    if y is not None:
+        metrics.update(label_metrics(y.cpu(), labels.cpu(), LABEL_METRICS))
+    metrics.update(structure_metrics(data.edge_index.cpu(), labels.cpu(), STRUCTURE_METRICS))
+    return metrics
+
+
+def run_once(spec: MethodSpec, data: Data, config: Dict[str, Any], *, run: int = 0,
+             seed: int = 0, device: Union[str, torch.device] = "cpu", mini_batch: bool = False,
+             checkpoint_dir: Optional[str] = None, resume: bool = False,
+             logger: Optional[logging.Logger] = None, verbose: bool = True,
+             keep_embedding: bool = True,
+             callbacks: Optional[List[EpochCallback]] = None) -> RunResult:
+    """Build, train, embed/predict, cluster and score ``spec`` once with ``seed``."""
+    from pyagc.utils import set_seed
+    logger = logger or logging.getLogger("pyagc.runner")
+    device = torch.device(device)
+    n_clusters = resolve_n_clusters(data, config["cluster"]["n_clusters"])
+    if spec.needs_features and getattr(data, "x", None) is None:
+        raise ValueError(f"{spec.name} needs node features, but the graph has none; pass a "
+                         "features file as the second --graph path.")
+    if mini_batch and not spec.mini_batch:
+        raise ValueError(f"{spec.name} does not support --mini-batch training "
+                         f"({spec.family}); run it without --mini-batch.")
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    set_seed(seed)
+    start = time.perf_counter()
+
+    model_cfg = dict(config["model"])
+    if spec.seeded:
+        model_cfg.setdefault("seed", seed)
+    model = spec.build(model_cfg, data, n_clusters)
+    if isinstance(model, torch.nn.Module):
+        model = model.to(device)
+    history: List[Dict[str, Any]] = []
+    if spec.recipe != "none":
+        checkpoints = CheckpointManager(checkpoint_dir) if checkpoint_dir else None
+        state = train_model(model, spec, data, config, mini_batch=mini_batch, seed=seed,
+                            checkpoints=checkpoints, resume=resume, logger=logger,
+                            verbose=verbose, callbacks=callbacks)
+        history = state.history
+    _sync(device)
+    t_train = time.perf_counter() - start
+
+    t0 = time.perf_counter()
+    output = _infer(spec, model, data, config, device, mini_batch, seed, verbose)
+    _sync(device)
+    t_infer = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    if spec.joint:
+        labels = output.view(-1).long().cpu()
+        embedding = None
+        if keep_embedding and hasattr(model, "embed") and not mini_batch:
+            with torch.no_grad():
+                model.eval()
+                embedding = model.embed(**model._inputs(data.to(device))).detach().cpu()
+    else:
+        embedding = output
+        labels = _cluster(spec, model, output, n_clusters, config["cluster"], seed, verbose)
+    _sync(device)
+    t_cluster = time.perf_counter() - t0
+    if labels.numel() != data.num_nodes:
+        raise RuntimeError(f"{spec.name} returned {labels.numel()} labels for "
+                           f"{data.num_nodes} nodes.")
+
+    metrics = score(data, labels)
+    times = {"train": t_train, "inference": t_infer, "clustering": t_cluster,
+             "total": t_train + t_infer + t_cluster}
+    logger.info("Run %d (seed %d): %s | %s", run, seed,
+                ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()),
+                ", ".join(f"{k}={v:.2f}s" for k, v in times.items()))
+    return RunResult(run=run, seed=seed, labels=labels,
+                     embedding=embedding.detach().cpu() if (keep_embedding and embedding
+                                                            is not None) else None,
+                     metrics=metrics, times=times, memory_mb=peak_memory_mb(device),
+                     history=history, model=model)
+
+
+@torch.no_grad()
+def _infer(spec: MethodSpec, model, data: Data, config: Dict[str, Any], device: torch.device,
+           mini_batch: bool, seed: int, verbose: bool) -> Tensor:
+    if spec.embed is not None:
+        return spec.embed(model, data.to(device)).detach().cpu()
+    if mini_batch:
+        train_cfg = config["train"]
+        loader = neighbor_loader(data, spec.hops(config["model"]), train_cfg["inference_fan_out"],
+                                 train_cfg["inference_batch_size"], shuffle=False, seed=seed)
+        return model.infer_batch(loader, verbose=verbose).detach().cpu()
+    return model.infer_full(data.to(device)).detach().cpu()
+
+
+# --------------------------------------------------------------------------- aggregate
+def summarize(records: List[Dict[str, Any]]) -> Dict[str, Dict[str, float]]:
+    """Mean and (population) std over runs of every metric, time and the peak memory."""
+    import numpy as np
+    out: Dict[str, Dict[str, float]] = {}
+    keys = [k for k in (*LABEL_METRICS, *STRUCTURE_METRICS) if all(k in r["metrics"]
+                                                                   for r in records)]
+    for key in keys:
+        values = np.array([r["metrics"][key] for r in records], dtype=float)
+        out[key] = {"mean": float(values.mean()), "std": float(values.std())}
+    for key in TIME_KEYS:
+        values = np.array([r["times"][key] for r in records], dtype=float)
+        out[f"time_{key}"] = {"mean": float(values.mean()), "std": float(values.std())}
+    values = np.array([r["memory_mb"] for r in records], dtype=float)
+    out["memory_mb"] = {"mean": float(values.mean()), "std": float(values.std())}
+    return out
+
+
+@dataclass
+class ExperimentResult:
+    """All runs of one method on one graph."""
+
+    method: str
+    family: str
+    dataset: str
+    config: Dict[str, Any]
+    records: List[Dict[str, Any]]
+    summary: Dict[str, Dict[str, float]]
+    device: str
+    out_dir: Optional[str] = None
+    last: Optional[RunResult] = None
+    num_nodes: int = 0
+    num_edges: int = 0
+    n_clusters: int = 0
+
+
+def run_experiment(method: str, *, dataset: Optional[str] = None,
+                   graph: Optional[Sequence[str]] = None, data: Optional[Any] = None,
+                   root: Optional[str] = None, runs: int = 1, seed: int = 0,
+                   device: Optional[str] = "cpu", mini_batch: bool = False,
+                   config_file: Optional[str] = None,
+                   overrides: Union[Sequence[str], Dict[str, Any], None] = None,
+                   n_clusters: Optional[int] = None, out_dir: Optional[str] = None,
+                   resume: bool = False, verbose: bool = True, plot: bool = False,
+                   save_labels: bool = False,
+                   callbacks: Optional[List[EpochCallback]] = None,
+                   echo: Optional[Callable[[str], None]] = None) -> ExperimentResult:
+    """The whole pipeline for ``runs`` seeds (``seed + run``); see ``pyagc run --help``."""
+    from pyagc.runner.outputs import ResultsWriter
+    spec = get_method(method)
+    if int(runs) < 1:
+        raise ValueError(f"--runs must be at least 1, got {runs}.")
+    if resume and not out_dir:
+        raise ValueError("--resume needs --out DIR, the results folder of the interrupted run.")
+    if plot:
+        from pyagc.runner.outputs import require_matplotlib
+        require_matplotlib()
+    dev = resolve_device(device)
+    dataset_key = None if (graph or data is not None) else (dataset or SYNTHETIC)
+    config = resolve_config(spec.name, dataset_key, config_file, overrides)
+    if n_clusters is not None:
+        config["cluster"]["n_clusters"] = int(n_clusters)
+    if data is not None:
+        graph_data, name = as_data(data), "data"
+    else:
+        graph_data, name = load_data(dataset, graph, root, config["data"])
+    if dataset_key is None:
+        config.pop("data", None)  # the synthetic generator was not used
+    elif name != SYNTHETIC:
+        config.pop("data", None)
+    k = resolve_n_clusters(graph_data, config["cluster"]["n_clusters"])  # fail before training
+    _check_cluster_method(spec, config["cluster"])
+    mini_batch = bool(mini_batch or config["train"].get("mini_batch", False))
+    config["train"]["mini_batch"] = mini_batch
+    config = {"method": spec.name, "dataset": name, **config}
+
+    writer = ResultsWriter(out_dir, resume=resume) if out_dir else None
+    # Without a results folder the messages go to the "pyagc.runner" logger (silent unless the
+    # user configures logging); with one, to <out>/run.log.
+    logger = logging.getLogger("pyagc.runner")
+    if writer is not None:
+        writer.check_or_write_config(config)
+        from pyagc.utils import get_logger
+        logger = get_logger(writer.path("run.log"), name=f"pyagc.run.{writer.out_dir}")
+    logger.info("%s on %s (%d nodes, %d edges) on %s, %d run(s) from seed %d.", spec.name,
+                name, graph_data.num_nodes, graph_data.edge_index.size(1), dev, runs, seed)
+
+    try:
+        records, last = _run_all(spec, graph_data, config, runs=int(runs), seed=int(seed),
+                                 device=dev, mini_batch=mini_batch, writer=writer,
+                                 resume=resume, logger=logger, verbose=verbose, plot=plot,
+                                 save_labels=save_labels, callbacks=callbacks, echo=echo)
+        out = ExperimentResult(method=spec.name, family=spec.family, dataset=name,
+                               config=config, records=records, summary=summarize(records),
+                               device=str(dev), out_dir=writer.out_dir if writer else None,
+                               last=last, num_nodes=int(graph_data.num_nodes),
+                               num_edges=int(graph_data.edge_index.size(1)), n_clusters=k)
+        if writer is not None:
+            writer.finalize(out)
+    finally:
+        if writer is not None:
+            for handler in list(logger.handlers):
+                handler.close()
+                logger.removeHandler(handler)
+    return out
+
+
+def _run_all(spec: MethodSpec, data: Data, config: Dict[str, Any], *, runs: int, seed: int,
+             device: torch.device, mini_batch: bool, writer, resume: bool,
+             logger: logging.Logger, verbose: bool, plot: bool, save_labels: bool,
+             callbacks, echo) -> tuple:
+    records: List[Dict[str, Any]] = []
+    last: Optional[RunResult] = None
+    for run in range(runs):
+        run_seed = seed + run
+        if writer is not None and resume:
+            done = writer.load_run(run)
+            if done is not None:
+                records.append(done)
+                logger.info("Run %d already finished; kept its results.", run)
+                continue
+        if echo and runs > 1:
+            echo(f"run {run + 1}/{runs} (seed {run_seed})")
+        result = run_once(spec, data, config, run=run, seed=run_seed, device=device,
+                          mini_batch=mini_batch,
+                          checkpoint_dir=writer.path("checkpoints", f"run{run}") if writer
+                          else None,
+                          resume=resume, logger=logger, verbose=verbose,
+                          keep_embedding=plot or writer is None or run == runs - 1,
+                          callbacks=callbacks)
+        records.append(result.record())
+        if writer is not None:
+            writer.write_run(result, save_labels=save_labels)
+            if plot:
+                writer.plot_run(result)
+        last = result
+    return records, last

@@ -1,0 +1,257 @@
+"""The one training recipe every trainable method goes through.
+
+For each stage of ``train`` (one stage, or e.g. ``pretrain`` then ``finetune``):
+build the optimizer (``lr``, ``weight_decay``), optionally initialise the model's cluster
+centres from KMeans (``init_clusters``), then run up to ``epochs`` epochs of the method's
+step — ``model.train_full`` on the whole graph, ``model.train_batch`` over a
+:class:`pyagc.sampling.NeighborLoader` (``--mini-batch``: ``fan_out`` per hop,
+``batch_size`` seeds), or a random-walk loader for walk-based methods — stopping early when
+the loss has not improved for ``patience`` epochs, and finally restoring the weights reached
+at the end of the lowest-loss epoch (``restore_best``). Checkpoints of the best and last state are written atomically,
+and an interrupted run continues from its last checkpoint.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional
+
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+from tqdm.auto import tqdm
+
+from pyagc.models.base import LossOutput, check_finite_loss
+from pyagc.runner.checkpoint import CheckpointManager
+from pyagc.runner.config import training_stages
+from pyagc.runner.registry import MethodSpec
+
+EpochCallback = Callable[[str, int, float], None]
+
+
+@dataclass
+class TrainState:
+    """Where training stands; saved in the ``last`` checkpoint."""
+
+    stage_index: int = 0
+    epoch: int = 0                 # last completed epoch of the current stage
+    best_loss: float = float("inf")
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    history: List[Dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {"stage_index": self.stage_index, "epoch": self.epoch,
+                "best_loss": self.best_loss, "best_epoch": self.best_epoch,
+                "bad_epochs": self.bad_epochs, "history": self.history}
+
+
+def make_optimizer(params, stage: Dict[str, Any], lr: Optional[float] = None,
+                   what: str = "model") -> torch.optim.Optimizer:
+    params = [p for p in params if p.requires_grad]
+    if not params:
+        raise ValueError(f"The {what} has no trainable parameters, so the {stage['name']} "
+                         "stage cannot run; set its epochs to 0.")
+    lr = stage["lr"] if lr is None else lr
+    name = str(stage.get("optimizer") or "adam").lower()
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=stage["weight_decay"])
+    if name == "sparse_adam":
+        return torch.optim.SparseAdam(params, lr=lr)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, weight_decay=stage["weight_decay"])
+    raise ValueError(f"Unknown optimizer {name!r} in stage {stage['name']}: use adam, "
+                     "sparse_adam or sgd.")
+
+
+def make_optimizers(model: torch.nn.Module, spec: MethodSpec, stage: Dict[str, Any],
+                    train_cfg: Dict[str, Any]) -> Dict[str, torch.optim.Optimizer]:
+    """One optimizer per parameter group of the method (a single ``'model'`` group by
+    default); group ``g`` uses ``train.<g>_lr`` when the config sets it."""
+    groups = spec.param_groups(model) if spec.param_groups else {"model": model.parameters()}
+    return {name: make_optimizer(params, stage, train_cfg.get(f"{name}_lr"), what=name)
+            for name, params in groups.items()}
+
+
+def _fan_out(value: Any, hops: int) -> List[int]:
+    if isinstance(value, list):
+        if len(value) != hops:
+            raise ValueError(f"fan_out lists one value per layer; got {len(value)} values for "
+                             f"{hops} layers.")
+        return [int(v) for v in value]
+    return [int(value)] * hops
+
+
+def neighbor_loader(data: Data, hops: int, fan_out: Any, batch_size: int, shuffle: bool,
+                    seed: int):
+    """A :class:`pyagc.sampling.NeighborLoader` over all nodes of ``data`` (kept on CPU)."""
+    from pyagc.sampling import NeighborLoader
+    return NeighborLoader(data, num_neighbors=_fan_out(fan_out, hops), batch_size=batch_size,
+                          shuffle=shuffle, seed=seed)
+
+
+def _walk_epoch(model, loader, optimizer, epoch: int, verbose: bool) -> float:
+    """One epoch over a random-walk loader yielding ``(pos_rw, neg_rw)``."""
+    if hasattr(model, "train_epoch"):
+        return float(model.train_epoch(loader, optimizer, epoch, verbose=verbose))
+    model.train()
+    device = next(model.parameters()).device
+    total, count = 0.0, 0
+    for pos_rw, neg_rw in tqdm(loader, desc=f"Epoch {epoch:03d}", disable=not verbose,
+                               leave=False):
+        out = model.loss(pos_rw.to(device), neg_rw.to(device))
+        loss = out.total if isinstance(out, LossOutput) else out
+        check_finite_loss(loss, epoch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += float(loss.detach())
+        count += 1
+    if count == 0:
+        raise ValueError("The random-walk loader produced no batch.")
+    return total / count
+
+
+def _state_copy(model: torch.nn.Module) -> Dict[str, Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+def train_model(model: torch.nn.Module, spec: MethodSpec, data: Data, config: Dict[str, Any],
+                *, mini_batch: bool = False, seed: int = 0,
+                checkpoints: Optional[CheckpointManager] = None, resume: bool = False,
+                logger: Optional[logging.Logger] = None, verbose: bool = True,
+                callbacks: Optional[List[EpochCallback]] = None) -> TrainState:
+    """Train ``model`` following ``config['train']``; returns the final :class:`TrainState`
+    (``history`` is the loss curve: one ``{stage, epoch, loss}`` per epoch)."""
+    logger = logger or logging.getLogger("pyagc.runner")
+    train_cfg = config["train"]
+    stages = training_stages(train_cfg)
+    device = next(iter(model.parameters())).device if any(True for _ in model.parameters()) \
+        else torch.device("cpu")
+    hops = spec.hops(config["model"])
+    if hasattr(model, "set_logger"):
+        model.set_logger(logger)
+
+    state = TrainState()
+    resume_ckpt = checkpoints.load("last") if (resume and checkpoints is not None) else None
+    if resume_ckpt is not None:
+        saved = resume_ckpt["train_state"]
+        state = TrainState(**saved)
+        model.load_state_dict(resume_ckpt["model"])
+        logger.info("Resuming from stage %d epoch %d.", state.stage_index, state.epoch)
+
+    if spec.prepare is not None:
+        spec.prepare(model, data)
+    full_data = None if mini_batch or spec.recipe == "walk" else data.to(device)
+    for stage_index, stage in enumerate(stages):
+        if stage_index < state.stage_index:
+            continue
+        resuming_stage = resume_ckpt is not None and stage_index == state.stage_index \
+            and state.epoch > 0
+        if not resuming_stage:
+            state.stage_index, state.epoch = stage_index, 0
+            state.best_loss, state.best_epoch, state.bad_epochs = float("inf"), 0, 0
+        if stage["epochs"] == 0:
+            continue
+        optimizers = make_optimizers(model, spec, stage, train_cfg)
+        optimizer = optimizers.get("model") or next(iter(optimizers.values()))
+        best_state = None
+        if resuming_stage:
+            for name, opt in optimizers.items():
+                opt.load_state_dict(resume_ckpt["optimizers"][name])
+            if "rng" in resume_ckpt:
+                torch.set_rng_state(resume_ckpt["rng"])
+            best = checkpoints.load("best") if checkpoints is not None else None
+            if best is not None and best.get("stage_index") == stage_index:
+                best_state = best["model"]
+        elif stage.get("init_clusters"):
+            _init_clusters(model, data, hops, config, mini_batch, verbose)
+
+        loader = None
+        if spec.recipe == "walk":
+            loader = model.loader(batch_size=train_cfg["batch_size"], shuffle=True)
+        elif mini_batch:
+            loader = neighbor_loader(data, hops, train_cfg["fan_out"], train_cfg["batch_size"],
+                                     shuffle=True, seed=seed * 1_000_003 + state.epoch)
+        loss_kwargs = dict(stage.get("loss_kwargs") or {})
+        logger.info("Stage %s: %d epochs, lr=%g, weight_decay=%g, patience=%s.", stage["name"],
+                    stage["epochs"], stage["lr"], stage["weight_decay"], stage["patience"])
+
+        bar = tqdm(range(state.epoch + 1, stage["epochs"] + 1), desc=f"{stage['name']}",
+                   disable=not verbose, leave=False, unit="epoch")
+        for epoch in bar:
+            if spec.recipe == "walk":
+                loss = _walk_epoch(model, loader, optimizer, epoch, verbose)
+            elif spec.step is not None:
+                if mini_batch:
+                    raise ValueError(f"{spec.name} trains on the full graph only; run it "
+                                     "without --mini-batch.")
+                loss = float(spec.step(model, full_data, optimizers, epoch, loss_kwargs))
+            elif mini_batch:
+                loss = float(model.train_batch(loader, optimizer, epoch, verbose=verbose,
+                                               **loss_kwargs))
+            else:
+                loss = float(model.train_full(full_data, optimizer, epoch, verbose=False,
+                                              **loss_kwargs))
+            state.epoch = epoch
+            state.history.append({"stage": stage["name"], "epoch": epoch, "loss": loss})
+            bar.set_postfix(loss=f"{loss:.4f}")
+            improved = loss < state.best_loss - float(stage["min_delta"] or 0.0)
+            if improved:
+                state.best_loss, state.best_epoch, state.bad_epochs = loss, epoch, 0
+                if stage.get("restore_best", True) or checkpoints is not None:
+                    best_state = _state_copy(model)
+            else:
+                state.bad_epochs += 1
+            stop = bool(stage["patience"]) and state.bad_epochs >= int(stage["patience"])
+            if checkpoints is not None and (epoch % int(train_cfg["checkpoint_every"]) == 0
+                                            or stop or epoch == stage["epochs"]):
+                _save(checkpoints, model, optimizers, state, best_state, stage_index)
+            for callback in callbacks or ():
+                try:
+                    callback(stage["name"], epoch, loss)
+                except KeyboardInterrupt:
+                    # Between two epochs the state is consistent: keep it for --resume.
+                    if checkpoints is not None:
+                        _save(checkpoints, model, optimizers, state, best_state, stage_index)
+                    raise
+            if stop:
+                logger.info("Early stop in stage %s at epoch %d (best loss %.4f at epoch %d).",
+                            stage["name"], epoch, state.best_loss, state.best_epoch)
+                break
+        bar.close()
+        if stage.get("restore_best", True) and best_state is not None:
+            model.load_state_dict(best_state)
+            logger.info("Stage %s: restored the best weights (epoch %d, loss %.4f).",
+                        stage["name"], state.best_epoch, state.best_loss)
+        state.stage_index, state.epoch = stage_index + 1, 0
+        if checkpoints is not None:
+            _save(checkpoints, model, optimizers, state, None, stage_index + 1)
+    return state
+
+
+def _save(checkpoints: CheckpointManager, model, optimizers, state: TrainState,
+          best_state: Optional[Dict[str, Tensor]], stage_index: int) -> None:
+    checkpoints.save("last", {"model": _state_copy(model),
+                              "optimizers": {name: opt.state_dict()
+                                             for name, opt in optimizers.items()},
+                              "train_state": copy.deepcopy(state.as_dict()),
+                              "rng": torch.get_rng_state()})
+    if best_state is not None:
+        checkpoints.save("best", {"model": best_state, "stage_index": stage_index,
+                                  "epoch": state.best_epoch, "loss": state.best_loss})
+
+
+def _init_clusters(model, data: Data, hops: int, config: Dict[str, Any], mini_batch: bool,
+                   verbose: bool) -> None:
+    if not hasattr(model, "initialize_cluster_centers"):
+        raise ValueError(f"{type(model).__name__} cannot initialise cluster centres, so "
+                         "init_clusters must stay false for its stages.")
+    train_cfg = config["train"]
+    train_idx = torch.arange(data.num_nodes) if mini_batch else None
+    fan_out = train_cfg["inference_fan_out"]
+    model.initialize_cluster_centers(data, num_layers=hops, train_idx=train_idx,
+                                     batch_size=train_cfg["inference_batch_size"],
+                                     fan_out=fan_out if isinstance(fan_out, int) else -1,
+                                     verbose=verbose)
