@@ -77,10 +77,7 @@ class DGI(TrainableModel):
 
     def _encode(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
                 **kwargs: Any) -> Tensor:
-        x, adj, edge_weight = self._encoder_inputs(self.encoder, x, edge_index, edge_weight)
-        if edge_weight is not None:
-            kwargs["edge_weight"] = edge_weight
-        return self.encoder(x, adj, **kwargs)
+        return self._encoder_inputs.encode(self.encoder, x, edge_index, edge_weight, **kwargs)
 
     def _corrupt(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
                  **kwargs: Any) -> Tensor:

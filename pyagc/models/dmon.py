@@ -94,10 +94,7 @@ class DMoN(ClusteringModel):
 
     def _encode(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
                 **kwargs: Any) -> Tensor:
-        x, adj, edge_weight = self._encoder_inputs(self.encoder, x, edge_index, edge_weight)
-        if edge_weight is not None:
-            kwargs["edge_weight"] = edge_weight
-        return self.encoder(x, adj, **kwargs)
+        return self._encoder_inputs.encode(self.encoder, x, edge_index, edge_weight, **kwargs)
 
     def embed(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
               **kwargs: Any) -> Tensor:

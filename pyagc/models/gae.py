@@ -64,10 +64,7 @@ class GAE(TrainableModel):
 
     def _encode(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
                 **kwargs: Any) -> Any:
-        x, adj, edge_weight = self._encoder_inputs(self.encoder, x, edge_index, edge_weight)
-        if edge_weight is not None:
-            kwargs["edge_weight"] = edge_weight
-        return self.encoder(x, adj, **kwargs)
+        return self._encoder_inputs.encode(self.encoder, x, edge_index, edge_weight, **kwargs)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
                 **kwargs: Any) -> Tensor:

@@ -160,6 +160,14 @@ class EncoderInputCache:
         adj = self.adjacency(edge_index, x.size(0), edge_weight)
         return self.features(x), adj, None
 
+    def encode(self, encoder: Module, x: Tensor, edge_index: Tensor,
+               edge_weight: Optional[Tensor] = None, **kwargs) -> Tensor:
+        """Run ``encoder`` on the fastest equivalent form of its inputs."""
+        x, adj, edge_weight = self(encoder, x, edge_index, edge_weight)
+        if edge_weight is not None:
+            kwargs["edge_weight"] = edge_weight
+        return encoder(x, adj, **kwargs)
+
     def clear(self) -> None:
         self._x.clear()
         self._adj.clear()
