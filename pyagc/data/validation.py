@@ -46,7 +46,7 @@ def check_features(x: Tensor, num_nodes: Optional[int] = None, name: str = "x") 
     if not isinstance(x, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of shape [num_nodes, num_features], "
                         f"got {type(x).__name__}.")
-    if x.is_sparse:
+    if x.layout != torch.strided:  # COO, CSR, CSC...: the checks below need a dense tensor
         x = x.to_dense()
     if x.dim() == 1:
         raise ValueError(f"{name} must have shape [num_nodes, num_features], got a 1-D tensor of "

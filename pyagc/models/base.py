@@ -222,9 +222,11 @@ class ClusteringModel(TrainableModel):
                                    verbose: bool = True) -> Tensor:
         """Set the cluster head's centres from KMeans on the current embeddings.
 
-        With ``train_idx`` (or a graph too large for one pass) embeddings are computed by
+        Without ``train_idx`` the whole graph is embedded in one pass. With ``train_idx`` (the
+        way to initialise on a graph too large for one pass) only those nodes are embedded, by
         mini-batch inference over ``num_layers``-hop neighbourhoods sampled with ``fan_out``
-        neighbours per hop (``-1``: all) and only those nodes are clustered.
+        neighbours per hop (``-1``: all), and clustered. KMeans is seeded from torch's global
+        seed (``pyagc.utils.set_seed``).
         Returns the centres, shape ``[n_clusters, hidden]``.
         """
         if method != "kmeans":

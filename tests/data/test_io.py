@@ -79,3 +79,10 @@ def test_validate_graph_checks_edge_weight():
                 edge_weight=torch.tensor([1.0]))
     with pytest.raises(ValueError, match="edge_weight"):
         validate_graph(data)
+
+
+def test_sparse_feature_tensors_of_any_layout_are_accepted():
+    dense = torch.eye(3)
+    for sparse in (dense.to_sparse(), dense.to_sparse_csr()):
+        data = load_graph(torch.tensor([[0, 1], [1, 2]]), sparse)
+        assert torch.equal(data.x, dense)
