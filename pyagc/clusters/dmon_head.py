@@ -13,6 +13,7 @@ from torch import Tensor
 from torch.nn import Linear
 
 from pyagc.clusters.base import BaseClusterHead
+from pyagc.ops.degree import degree
 
 __all__ = ["DMoNClusterHead", "spectral_modularity_loss", "collapse_loss"]
 
@@ -22,7 +23,7 @@ def _adjacency_product(s: Tensor, edge_index: Tensor, edge_weight: Optional[Tens
     if edge_index.layout == torch.sparse_csr:
         return torch.sparse.mm(edge_index, s)
     src, dst = edge_index
-    msg = s[src] if edge_weight is None else s[src] * edge_weight.unsqueeze(-1)
+    msg = s[src] if edge_weight is None else s[src] * edge_weight.to(s.dtype).unsqueeze(-1)
     return torch.zeros_like(s).index_add_(0, dst, msg)
 
 
@@ -136,7 +137,8 @@ class DMoNClusterHead(BaseClusterHead):
         """
         s = self.assign(z)
         if deg is None:
-            deg = _degree(edge_index, s.size(0), edge_weight, s.dtype)
+            # CSR adj_t row sums are in-degrees; DMoN graphs are undirected, so these are d.
+            deg = degree(edge_index, s.size(0), edge_weight, s.dtype)
         if two_m is None:
             two_m = float(deg.sum())
         if two_m <= 0:
@@ -153,13 +155,3 @@ class DMoNClusterHead(BaseClusterHead):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(n_clusters={self.n_clusters}, n_features={self.n_features})"
 
-
-def _degree(edge_index: Tensor, num_nodes: int, edge_weight: Optional[Tensor],
-            dtype: torch.dtype) -> Tensor:
-    if edge_index.layout == torch.sparse_csr:
-        # Row sums of adj_t are in-degrees; DMoN graphs are undirected so these are the degrees.
-        return torch.sparse.sum(edge_index.to_sparse_coo(), dim=1).to_dense().to(dtype)
-    weight = (torch.ones(edge_index.size(1), dtype=dtype, device=edge_index.device)
-              if edge_weight is None else edge_weight.to(dtype))
-    return torch.zeros(num_nodes, dtype=dtype, device=edge_index.device).index_add_(
-        0, edge_index[1], weight)

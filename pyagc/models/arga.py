@@ -66,13 +66,13 @@ class ARGA(GAE):
         return (F.softplus(-self._logits(real)).mean()
                 + F.softplus(self._logits(z.detach())).mean())
 
-    def loss(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
-             **kwargs: Any) -> LossOutput:
+    def loss(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None
+             ) -> LossOutput:
         z = self._encode(x, edge_index, edge_weight)
         recon, reg = self.recon_loss(z, edge_index), self.reg_loss(z)
         return LossOutput(recon + reg, {"recon": recon, "reg": reg})
 
-    def loss_batch(self, batch: Data, **kwargs: Any) -> LossOutput:
+    def loss_batch(self, batch: Data) -> LossOutput:
         z = self._encode(**self._inputs(batch))
         pos, neg = self._batch_pairs(batch)
         recon, reg = self.recon_loss(z, pos, neg), self.reg_loss(z[:int(batch.batch_size)])
@@ -102,15 +102,15 @@ class ARGVA(_Variational, ARGA):
     ``embed`` returns ``mu``.
     """
 
-    def loss(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
-             **kwargs: Any) -> LossOutput:
+    def loss(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None
+             ) -> LossOutput:
         mu, logstd = self._mu_logstd(x, edge_index, edge_weight)
         z = self.reparametrize(mu, logstd)
         recon, reg = self.recon_loss(z, edge_index), self.reg_loss(z)
         kl = self.kl_loss(mu, logstd) / mu.size(0)
         return LossOutput(recon + reg + kl, {"recon": recon, "reg": reg, "kl": kl})
 
-    def loss_batch(self, batch: Data, **kwargs: Any) -> LossOutput:
+    def loss_batch(self, batch: Data) -> LossOutput:
         mu, logstd = self._mu_logstd(**self._inputs(batch))
         z = self.reparametrize(mu, logstd)
         size = int(batch.batch_size)

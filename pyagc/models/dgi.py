@@ -116,11 +116,11 @@ class DGI(TrainableModel):
         neg = F.softplus(self.discriminate(neg_z, summary, sigmoid=False)).mean()
         return LossOutput(pos + neg, {"pos": pos, "neg": neg})
 
-    def loss(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
-             **kwargs: Any) -> LossOutput:
+    def loss(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None
+             ) -> LossOutput:
         return self._infomax(*self.forward(x, edge_index, edge_weight))
 
-    def loss_batch(self, batch: Data, **kwargs: Any) -> LossOutput:
+    def loss_batch(self, batch: Data) -> LossOutput:
         pos_z, neg_z, _ = self.forward(**self._inputs(batch))
         size = int(batch.batch_size)
         pos_z, neg_z = pos_z[:size], neg_z[:size]

@@ -14,13 +14,10 @@ from torch_geometric.nn.inits import reset
 
 from pyagc.clusters.dmon_head import DMoNClusterHead
 from pyagc.models.base import ClusteringModel, LossOutput
+from pyagc.ops.degree import degree
 from pyagc.ops.encoder_inputs import EncoderInputCache, TensorCache
 
 __all__ = ["DMoN"]
-
-
-def _degrees(edge_index: Tensor, num_nodes: int) -> Tensor:
-    return torch.bincount(edge_index[1], minlength=num_nodes).to(torch.float)
 
 
 class DMoN(ClusteringModel):
@@ -52,9 +49,11 @@ class DMoN(ClusteringModel):
 
     Mini-batch (:meth:`loss_batch`, needs :meth:`set_graph_statistics` once): with seeds drawn
     uniformly, the loss is evaluated on the seeds only, on the edges the sampler returned among
-    them, with the whole graph's degrees :math:`d_i` and :math:`2m`. Each such edge
-    :math:`j \to i` is weighted by :math:`d_i / c_i` (:math:`c_i` = neighbours sampled for seed
-    :math:`i`, its inverse inclusion probability under uniform neighbour sampling) and the pair
+    them, with the whole graph's (weighted) degrees :math:`d_i` and :math:`2m = \sum_i d_i`.
+    Each such edge :math:`j \to i` of weight :math:`w_{ji}` (``batch.edge_weight``, 1 without
+    weights) counts :math:`w_{ji}\,n_i / c_i` (:math:`n_i` = in-edges of :math:`i` in the whole
+    graph, :math:`c_i` = those sampled for seed :math:`i`: :math:`n_i / c_i` is the inverse
+    inclusion probability under uniform neighbour sampling) and the pair
     sums are rescaled by :math:`N(N-1)/(n(n-1))` (diagonal: :math:`N/n`), which makes the batch's
     :math:`\mathrm{Tr}(\mathbf{S}^\top\mathbf{B}\mathbf{S})` an unbiased estimate of the full one
     for fixed parameters. The collapse term uses the seeds' mean assignment (a consistent plug-in
@@ -74,8 +73,9 @@ class DMoN(ClusteringModel):
         self.n_clusters = n_clusters
         self.lam = float(lam)
         self._encoder_inputs = EncoderInputCache(sparse_inputs)
-        self._deg = TensorCache(_degrees)
+        self._deg = TensorCache(degree)
         self.register_buffer("global_deg", None, persistent=False)
+        self.register_buffer("global_num_edges", None, persistent=False)
         self.global_two_m: Optional[float] = None
         self.reset_parameters()
 
@@ -85,10 +85,16 @@ class DMoN(ClusteringModel):
         self._encoder_inputs.clear()
 
     def set_graph_statistics(self, data: Data) -> None:
-        """Remember the whole graph's degrees and :math:`2m` for :meth:`loss_batch`."""
-        edge_index = data.edge_index
-        self.global_deg = _degrees(edge_index, data.num_nodes).to(self.device)
-        self.global_two_m = float(self.global_deg.sum())
+        """Remember the whole graph's weighted degrees (``data.edge_weight`` if present),
+        :math:`2m` and in-edge counts for :meth:`loss_batch`."""
+        edge_index, num_nodes = data.edge_index, data.num_nodes
+        weight = getattr(data, "edge_weight", None)
+        # float64: 2m sums many values; loss_batch casts to the model's dtype.
+        count = degree(edge_index, num_nodes, dtype=torch.float64)
+        deg = count if weight is None else degree(edge_index, num_nodes, weight, torch.float64)
+        self.global_deg = deg.to(self.device)
+        self.global_num_edges = count.to(self.device)
+        self.global_two_m = float(deg.sum())
         if self.global_two_m <= 0:
             raise ValueError("The graph has no edges: DMoN's modularity is undefined.")
 
@@ -115,8 +121,9 @@ class DMoN(ClusteringModel):
         num_nodes = z.size(0)
         if edge_weight is None:
             # Unchanged between epochs: the SpMM adjacency and degrees are computed once.
-            adj = self._encoder_inputs.adjacency(edge_index, num_nodes)
-            spectral, collapse = self.cluster_head(z, adj, deg=self._deg(edge_index, num_nodes))
+            adj = self._encoder_inputs.adjacency(edge_index, num_nodes, None, z.dtype)
+            deg = self._deg(edge_index, num_nodes, None, z.dtype)
+            spectral, collapse = self.cluster_head(z, adj, deg=deg)
         else:
             spectral, collapse = self.cluster_head(z, edge_index, edge_weight=edge_weight)
         return self._output(spectral, collapse)
@@ -132,10 +139,16 @@ class DMoN(ClusteringModel):
         z = self._encode(**self._inputs(batch))[:size]
         edge_index = batch.edge_index
         to_seed = edge_index[:, edge_index[1] < size]
-        sampled = torch.bincount(to_seed[1], minlength=size).to(z.dtype)
-        inner = to_seed[:, to_seed[0] < size]
-        deg = self.global_deg[batch.n_id[:size]].to(z.dtype)
-        weight = deg[inner[1]] / sampled[inner[1]]
+        sampled = degree(to_seed, size, dtype=z.dtype)
+        keep = to_seed[0] < size
+        inner = to_seed[:, keep]
+        seeds = batch.n_id[:size]
+        deg = self.global_deg[seeds].to(z.dtype)
+        count = self.global_num_edges[seeds].to(z.dtype)
+        weight = count[inner[1]] / sampled[inner[1]]
+        edge_weight = getattr(batch, "edge_weight", None)
+        if edge_weight is not None:
+            weight = weight * edge_weight[edge_index[1] < size][keep].to(z.dtype)
         spectral, collapse = self.cluster_head(
             z, inner, deg=deg, two_m=self.global_two_m, edge_weight=weight,
             sample_fraction=(size, int(self.global_deg.numel())))

@@ -101,12 +101,12 @@ class GAE(TrainableModel):
                               num_dst=size)
         return pos, neg
 
-    def loss(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
-             **kwargs: Any) -> Union[Tensor, LossOutput]:
+    def loss(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None
+             ) -> Union[Tensor, LossOutput]:
         z = self._encode(x, edge_index, edge_weight)
         return self.recon_loss(z, edge_index)
 
-    def loss_batch(self, batch: Data, **kwargs: Any) -> Union[Tensor, LossOutput]:
+    def loss_batch(self, batch: Data) -> Union[Tensor, LossOutput]:
         z = self._encode(**self._inputs(batch))
         pos, neg = self._batch_pairs(batch)
         return self.recon_loss(z, pos, neg)
@@ -174,14 +174,14 @@ class VGAE(_Variational, GAE):
         decoder: as in :class:`GAE`.
     """
 
-    def loss(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
-             **kwargs: Any) -> LossOutput:
+    def loss(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None
+             ) -> LossOutput:
         mu, logstd = self._mu_logstd(x, edge_index, edge_weight)
         recon = self.recon_loss(self.reparametrize(mu, logstd), edge_index)
         kl = self.kl_loss(mu, logstd) / mu.size(0)
         return LossOutput(recon + kl, {"recon": recon, "kl": kl})
 
-    def loss_batch(self, batch: Data, **kwargs: Any) -> LossOutput:
+    def loss_batch(self, batch: Data) -> LossOutput:
         mu, logstd = self._mu_logstd(**self._inputs(batch))
         pos, neg = self._batch_pairs(batch)
         recon = self.recon_loss(self.reparametrize(mu, logstd), pos, neg)

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from pyagc.data.validation import check_features
 from pyagc.models.base import BaseModel
-from pyagc.ops import adjacency_csr, csr_to_torch, spmm
+from pyagc.ops import adjacency_csr, csr_to_torch, normalize_csr, spmm
 
 _ENSEMBLES = ("mean", "max", "concat")
 _DISTANCES = ("cosine", "euclidean")
@@ -85,11 +85,8 @@ class NAFS(BaseModel):
     def _smooth(self, matrix: sp.csr_matrix, deg: np.ndarray, comp: np.ndarray,
                 n_comp: int, x: Tensor, r: float) -> Tensor:
         n = x.size(0)
-        rows = np.repeat(np.arange(n), np.diff(matrix.indptr))
-        scaled = matrix.copy()
+        adj = csr_to_torch(normalize_csr(matrix, deg, r), x.dtype).to(x.device)
         safe = np.where(deg > 0, deg, 1.0)
-        scaled.data = scaled.data * (safe[rows] ** (r - 1.0)) * (safe[scaled.indices] ** (-r))
-        adj = csr_to_torch(scaled, x.dtype).to(x.device)
 
         # Stationary state per connected component: d_i^r * sum_{j in c} d_j^{1-r} x_j / vol(c).
         comp_t = torch.from_numpy(comp).to(x.device)

@@ -193,25 +193,34 @@ class MS2CAG(BaseModel):
         # w = Z s with s = Z^T 1 lies in range(Z), so B = Z (I - coef s s^T) Z^T. After one QR
         # Z = Q_z R, orthogonal iteration on B is the same iteration on the small matrix
         # C = R (I - coef s s^T) R^T acting on Q_z^T Q: same subspaces, O(d^2 k) per round.
+        # With d >= N that small matrix would be N x N, so B is applied matrix-free instead:
+        # B Q = Z (Z^T Q) - coef (Z s)((Z s)^T Q), O(N d k) per round, no N x N matrix.
         gen = torch.Generator(device=z.device).manual_seed(self.seed)
         start = torch.randn(n, self.n_clusters, generator=gen, device=z.device, dtype=z.dtype)
         if z.size(1) < n:
             basis, r_factor = torch.linalg.qr(z, mode="reduced")
             rs = r_factor @ col_sum
             small_b = r_factor @ r_factor.T - coef * torch.outer(rs, rs)
+            small_b = (small_b + small_b.T) / 2
             q = basis.T @ start
+
+            def apply(block: Tensor) -> Tensor:
+                return small_b @ block
         else:
             basis = None
-            small_b = z @ z.T - coef * torch.outer(z @ col_sum, z @ col_sum)
+            zs = z @ col_sum
             q = start
-        small_b = (small_b + small_b.T) / 2
+
+            def apply(block: Tensor) -> Tensor:
+                return z @ (z.T @ block) - coef * torch.outer(zs, zs @ block)
         if self.n_clusters > q.size(0):
             raise ValueError(f"n_clusters={self.n_clusters} exceeds the rank bound "
                              f"min(num_nodes, num_features) = {q.size(0)}.")
         q = torch.linalg.qr(q, mode="reduced")[0]
         for _ in range(self.tau):
-            q = torch.linalg.qr(small_b @ q, mode="reduced")[0]
-        evals, evecs = torch.linalg.eigh(q.T @ small_b @ q)
+            q = torch.linalg.qr(apply(q), mode="reduced")[0]
+        small = q.T @ apply(q)
+        evals, evecs = torch.linalg.eigh((small + small.T) / 2)
         q = q @ evecs[:, torch.argsort(evals, descending=True)]
         if basis is not None:
             q = basis @ q

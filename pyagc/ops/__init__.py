@@ -1,12 +1,14 @@
 """pyagc.ops — shared graph operators: normalised adjacency (sparse CSR), k-hop propagation,
 polynomial graph filters and randomized SVD."""
-from pyagc.ops.adjacency import adjacency_csr, csr_to_torch, normalized_adjacency
+from pyagc.ops.adjacency import adjacency_csr, csr_to_torch, normalize_csr, normalized_adjacency
+from pyagc.ops.degree import degree
 from pyagc.ops.propagate import polynomial_filter, propagate, spmm
 from pyagc.ops.svd import flip_signs, randomized_svd
 from pyagc.ops.encoder_inputs import EncoderInputCache, TensorCache, permute_rows
 from pyagc.ops.negative_sampling import NegativeSampler, sample_negative_edges
 
-__all__ = ["adjacency_csr", "csr_to_torch", "normalized_adjacency", "propagate", "spmm",
+__all__ = ["adjacency_csr", "csr_to_torch", "normalize_csr", "normalized_adjacency", "degree",
+           "propagate", "spmm",
            "polynomial_filter", "randomized_svd", "flip_signs",
            "EncoderInputCache", "TensorCache", "permute_rows", "NegativeSampler",
            "sample_negative_edges"]

@@ -72,6 +72,29 @@ def csr_to_torch(matrix: sp.csr_matrix, dtype: torch.dtype = torch.float32) -> T
             torch.from_numpy(matrix.data).to(dtype), size=matrix.shape)
 
 
+def normalize_csr(matrix: sp.csr_matrix, deg: np.ndarray, r: float) -> sp.csr_matrix:
+    r"""A copy of ``matrix`` scaled to :math:`\mathbf{D}^{r-1}\mathbf{M}\mathbf{D}^{-r}`.
+
+    ``deg`` ``[N]`` holds :math:`D_{ii}` (usually the row sums of ``matrix``); entries of a
+    row or column whose degree is not positive become 0, so an isolated node gets an all-zero
+    row and column. ``matrix`` itself is left unchanged, so one CSR can be scaled for several
+    exponents ``r``. Cost :math:`O(N + E)`.
+    """
+    deg = np.asarray(deg, dtype=np.float64).ravel()
+    if deg.shape[0] != matrix.shape[0]:
+        raise ValueError(f"deg must have one entry per row ({matrix.shape[0]}), "
+                         f"got {deg.shape[0]}.")
+    positive = deg > 0
+    left = np.zeros_like(deg)
+    right = np.zeros_like(deg)
+    left[positive] = deg[positive] ** (r - 1.0)
+    right[positive] = deg[positive] ** (-r)
+    scaled = matrix.tocsr(copy=True)
+    rows = np.repeat(np.arange(scaled.shape[0]), np.diff(scaled.indptr))
+    scaled.data = scaled.data * left[rows] * right[scaled.indices]
+    return scaled
+
+
 def normalized_adjacency(edge_index: Tensor, num_nodes: Optional[int] = None,
                          edge_weight: Optional[Tensor] = None, add_self_loops: bool = True,
                          r: float = 0.5, dtype: torch.dtype = torch.float32,
@@ -103,14 +126,7 @@ def normalized_adjacency(edge_index: Tensor, num_nodes: Optional[int] = None,
         raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}.")
     matrix = adjacency_csr(edge_index, num_nodes, edge_weight, add_self_loops)
     deg = np.asarray(matrix.sum(axis=1)).ravel()
-    positive = deg > 0
-    left = np.zeros_like(deg)
-    right = np.zeros_like(deg)
-    left[positive] = deg[positive] ** (r - 1.0)
-    right[positive] = deg[positive] ** (-r)
-    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
-    matrix.data *= left[rows] * right[matrix.indices]
-    adj = csr_to_torch(matrix, dtype)
+    adj = csr_to_torch(normalize_csr(matrix, deg, r), dtype)
     if return_degree:
         return adj, torch.from_numpy(deg)
     return adj

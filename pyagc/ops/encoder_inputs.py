@@ -65,15 +65,16 @@ class TensorCache:
 
 
 def to_sparse_adjacency(edge_index: Tensor, num_nodes: int,
-                        edge_weight: Optional[Tensor] = None) -> Tensor:
+                        edge_weight: Optional[Tensor] = None,
+                        dtype: torch.dtype = torch.float32) -> Tensor:
     """The transposed adjacency ``adj_t`` (``adj_t[j, i] = w`` for an edge ``i -> j``) as CSR.
 
     PyG's message passing reads a sparse adjacency as ``adj_t`` (rows are the targets), which
     is the convention of :func:`pyagc.ops.adjacency_csr`. No self-loops are added: the encoder
-    adds its own. Shape ``[num_nodes, num_nodes]``, float32.
+    adds its own. Shape ``[num_nodes, num_nodes]``, values of ``dtype`` (match the model's).
     """
     matrix = adjacency_csr(edge_index, num_nodes, edge_weight, add_self_loops=False)
-    return csr_to_torch(matrix).to(edge_index.device)
+    return csr_to_torch(matrix, dtype).to(edge_index.device)
 
 
 def to_sparse_features(x: Tensor, max_density: float = 0.05) -> Tensor:
@@ -146,18 +147,21 @@ class EncoderInputCache:
         return self._x(x, self.max_density)
 
     def adjacency(self, edge_index: Tensor, num_nodes: int,
-                  edge_weight: Optional[Tensor] = None) -> Tensor:
-        """CSR ``adj_t`` of the graph; cached unless weights are given (they may be learned)."""
+                  edge_weight: Optional[Tensor] = None,
+                  dtype: torch.dtype = torch.float32) -> Tensor:
+        """CSR ``adj_t`` of the graph with ``dtype`` values; cached (``dtype`` is part of the
+        key) unless weights are given (they may be learned)."""
         if edge_weight is not None:
-            return to_sparse_adjacency(edge_index, num_nodes, edge_weight)
-        return self._adj(edge_index, num_nodes)
+            return to_sparse_adjacency(edge_index, num_nodes, edge_weight, dtype)
+        return self._adj(edge_index, num_nodes, None, dtype)
 
     def __call__(self, encoder: Module, x: Tensor, edge_index: Tensor,
                  edge_weight: Optional[Tensor] = None) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
         if (not self.enabled(encoder) or edge_index.layout != torch.strided
                 or (edge_weight is not None and edge_weight.requires_grad)):
             return x, edge_index, edge_weight
-        adj = self.adjacency(edge_index, x.size(0), edge_weight)
+        dtype = x.dtype if x.is_floating_point() else torch.get_default_dtype()
+        adj = self.adjacency(edge_index, x.size(0), edge_weight, dtype)
         return self.features(x), adj, None
 
     def encode(self, encoder: Module, x: Tensor, edge_index: Tensor,

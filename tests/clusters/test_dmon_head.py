@@ -89,3 +89,21 @@ def test_head_rejects_bad_arguments():
         DMoNClusterHead(3, 0)
     with pytest.raises(ValueError, match="no edges"):
         DMoNClusterHead(2, 2)(torch.randn(3, 2), torch.empty(2, 0, dtype=torch.long))
+
+
+def test_head_weighted_degrees_give_weighted_modularity_in_float64():
+    data = _graph()
+    src, dst = data.edge_index
+    w = ((src * 7 + dst * 7) % 5 + 1).double()  # symmetric weights
+    head = DMoNClusterHead(3, 3).double()
+    with torch.no_grad():
+        head.lin.weight.copy_(50 * torch.eye(3, dtype=torch.float64))
+    labels = torch.arange(60) % 3
+    z = torch.nn.functional.one_hot(labels, 3).double()
+    spectral, _ = head(z, data.edge_index, edge_weight=w)
+    g = nx.Graph()
+    g.add_nodes_from(range(60))
+    g.add_weighted_edges_from((s, t, v) for s, t, v in zip(src.tolist(), dst.tolist(), w.tolist()))
+    q = modularity(g, [set(torch.nonzero(labels == c).view(-1).tolist()) for c in range(3)])
+    assert spectral.dtype == torch.float64
+    assert float(spectral) == pytest.approx(-q, abs=1e-8)

@@ -106,3 +106,14 @@ def test_argva_losses_and_mini_batch(easy):
 def test_arga_rejects_a_non_module_discriminator():
     with pytest.raises(TypeError, match="discriminator"):
         ARGA(GCNConv(4, 4), lambda z: z)
+
+
+@pytest.mark.parametrize("variational", [False, True])
+def test_unknown_loss_kwargs_are_rejected(easy, variational):
+    model = (ARGVA(VarEncoder(16, 8), _disc(8)) if variational
+             else ARGA(GCN(16, 8, num_layers=1), _disc(8)))
+    with pytest.raises(TypeError, match="betta"):
+        model.loss(easy.x, easy.edge_index, betta=2.0)
+    batch = next(iter(NeighborLoader(easy, num_neighbors=[3], batch_size=100, seed=0)))
+    with pytest.raises(TypeError, match="betta"):
+        model.loss_batch(batch, betta=2.0)

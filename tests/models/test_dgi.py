@@ -115,3 +115,15 @@ def test_dgi_separates_easy_graph_mini_batch(easy):
         model.train_batch(loader, opt, epoch, verbose=False)
     infer = NeighborLoader(easy, num_neighbors=[-1], batch_size=150, seed=0)
     assert _nmi(model.infer_batch(infer, verbose=False), easy.y) > 0.8
+
+
+def test_unknown_loss_kwargs_are_rejected(easy):
+    model = DGI(8, Encoder(16, 8))
+    with pytest.raises(TypeError, match="betta"):
+        model.loss(easy.x, easy.edge_index, betta=2.0)
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    with pytest.raises(TypeError, match="betta"):
+        model.train_full(easy, opt, 0, verbose=False, betta=2.0)
+    batch = next(iter(NeighborLoader(easy, num_neighbors=[3], batch_size=100, seed=0)))
+    with pytest.raises(TypeError, match="betta"):
+        model.loss_batch(batch, betta=2.0)

@@ -83,3 +83,85 @@ def test_dmon_separates_easy_graph_mini_batch(easy):
     infer = NeighborLoader(easy, num_neighbors=[-1], batch_size=150, seed=0)
     nmi = label_metrics(easy.y, model.infer_batch(infer, verbose=False), metrics=("NMI",))["NMI"]
     assert nmi > 0.8
+
+
+class _WeightedEncoder(torch.nn.Module):
+    def __init__(self, in_channels, hidden):
+        super().__init__()
+        self.conv = GCNConv(in_channels, hidden)
+
+    def forward(self, x, edge_index, edge_weight=None):
+        return torch.selu(self.conv(x, edge_index, edge_weight))
+
+
+class _NodeWise(torch.nn.Module):
+    """Ignores the graph, so a node's embedding is the same in any sampled subgraph."""
+
+    def __init__(self, in_channels, hidden):
+        super().__init__()
+        self.lin = torch.nn.Linear(in_channels, hidden)
+
+    def forward(self, x, edge_index, edge_weight=None):
+        return self.lin(x)
+
+
+def _weighted(data, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    src, dst = data.edge_index
+    keep = src < dst
+    w = torch.rand(int(keep.sum()), generator=gen) * 3 + 0.1
+    edge_index = torch.cat([data.edge_index[:, keep], data.edge_index[:, keep].flip(0)], 1)
+    return type(data)(x=data.x, edge_index=edge_index, edge_weight=torch.cat([w, w]), y=data.y)
+
+
+@pytest.mark.parametrize("sparse_inputs", ["auto", "off"])
+def test_float64_loss_matches_float32(easy, sparse_inputs):
+    set_seed(0)
+    model = DMoN(Encoder(16, 8), 8, 3, sparse_inputs=sparse_inputs).eval()
+    single = float(model.loss(easy.x, easy.edge_index).total)
+    out = model.double().loss(easy.x.double(), easy.edge_index)
+    assert out.total.dtype == torch.float64
+    assert float(out.total) == pytest.approx(single, abs=1e-5)
+
+
+def test_weighted_batch_with_all_nodes_equals_full_weighted_loss(easy):
+    data = _weighted(easy)
+    set_seed(0)
+    model = DMoN(_WeightedEncoder(16, 16), 16, 3).eval()
+    full = model.loss(data.x, data.edge_index, data.edge_weight)
+    unweighted = model.loss(data.x, data.edge_index)
+    assert float(full.total) != pytest.approx(float(unweighted.total), rel=1e-3)
+    model.set_graph_statistics(data)
+    assert model.global_two_m == pytest.approx(float(data.edge_weight.sum()))
+    batch = next(iter(NeighborLoader(data, num_neighbors=[-1], batch_size=300, shuffle=True,
+                                     seed=0)))
+    part = model.loss_batch(batch)
+    assert float(part.components["spectral"]) == pytest.approx(
+        float(full.components["spectral"]), rel=1e-4)
+
+
+def test_weighted_batch_spectral_loss_is_unbiased():
+    # Heavy intra-cluster and light inter-cluster weights: the weighted loss is far from the
+    # unweighted one, so an estimator that ignores the weights misses the full value.
+    g = make_csbm(60, 3, avg_degree=6, homophily=0.6, num_features=4, seed=1)
+    one_way = g.edge_index[:, g.edge_index[0] < g.edge_index[1]]
+    w = torch.where(g.y[one_way[0]] == g.y[one_way[1]], 4.0, 0.25)
+    data = type(g)(x=torch.nn.functional.one_hot(g.y, 3).float(),
+                   edge_index=torch.cat([one_way, one_way.flip(0)], 1),
+                   edge_weight=torch.cat([w, w]), y=g.y)
+    set_seed(0)
+    model = DMoN(_NodeWise(3, 3), 3, 3).eval()
+    with torch.no_grad():
+        model.cluster_head.lin.weight.copy_(3 * torch.eye(3))
+        model.cluster_head.lin.bias.zero_()
+        full = float(model.loss(data.x, data.edge_index, data.edge_weight).components["spectral"])
+        unweighted = float(model.loss(data.x, data.edge_index).components["spectral"])
+        model.set_graph_statistics(data)
+        loader = NeighborLoader(data, num_neighbors=[3], batch_size=20, shuffle=True, seed=0)
+        estimates = [float(model.loss_batch(b).components["spectral"])
+                     for _ in range(300) for b in loader]
+    mean = sum(estimates) / len(estimates)
+    sd = (sum((e - mean) ** 2 for e in estimates) / len(estimates)) ** 0.5
+    tol = 4 * sd / math.sqrt(len(estimates)) + 1e-4
+    assert abs(unweighted - full) > 2 * tol  # the test can tell the two objectives apart
+    assert abs(mean - full) < tol

@@ -116,3 +116,17 @@ def test_gae_separates_easy_graph_mini_batch(easy):
     assert math.isfinite(loss)
     infer = NeighborLoader(easy, num_neighbors=[-1, -1], batch_size=150, seed=0)
     assert _nmi(model, easy, 3, infer) > 0.8
+
+
+@pytest.mark.parametrize("cls", ["GAE", "VGAE"])
+def test_unknown_loss_kwargs_are_rejected(easy, cls):
+    model = (GAE(GCN(16, 8, num_layers=1)) if cls == "GAE"
+             else VGAE(VarEncoder(16, 8, 4)))
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    with pytest.raises(TypeError, match="betta"):
+        model.loss(easy.x, easy.edge_index, betta=2.0)
+    with pytest.raises(TypeError, match="betta"):
+        model.train_full(easy, opt, 0, verbose=False, betta=2.0)
+    loader = NeighborLoader(easy, num_neighbors=[3], batch_size=100, seed=0)
+    with pytest.raises(TypeError, match="betta"):
+        model.train_batch(loader, opt, 0, verbose=False, betta=2.0)

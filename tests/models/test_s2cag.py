@@ -49,6 +49,32 @@ def test_ms2cag_embedding_is_modularity_eigenspace(data):
     torch.testing.assert_close(q @ q.T, ref @ ref.T, atol=1e-5, rtol=0)
 
 
+def test_ms2cag_wide_features_never_form_an_n_by_n_matrix():
+    from torch.overrides import TorchFunctionMode
+
+    data = make_csbm(30, 3, avg_degree=6, num_features=45, seed=2)  # d >= N: no QR shortcut
+    n = data.num_nodes
+
+    class NoSquare(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            if (isinstance(out, torch.Tensor) and out.layout == torch.strided
+                    and tuple(out.shape) == (n, n)):
+                raise AssertionError(f"{func} formed an N x N matrix")
+            return out
+
+    model = MS2CAG(3, T=3, alpha=1.2, gamma=1.0, tau=300)
+    with NoSquare():
+        q = model.embed(data.x.double(), data.edge_index)
+    z = dense_nsr(data, 3, 1.2)
+    z = z * z.sum(1).clamp_min(0).sqrt()[:, None]
+    w = z @ z.T
+    deg = w.sum(1)
+    evals, evecs = torch.linalg.eigh(w - torch.outer(deg, deg) / deg.sum())
+    ref = evecs[:, -3:]
+    torch.testing.assert_close(q @ q.T, ref @ ref.T, atol=1e-5, rtol=0)
+
+
 def test_snem_rounding_recovers_blocks():
     gen = torch.Generator().manual_seed(0)
     labels = torch.arange(90) % 3

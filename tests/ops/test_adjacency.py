@@ -1,7 +1,8 @@
+import numpy as np
 import pytest
 import torch
 
-from pyagc.ops import adjacency_csr, normalized_adjacency
+from pyagc.ops import adjacency_csr, normalize_csr, normalized_adjacency
 
 
 def dense_reference(edge_index, n, weight=None, self_loops=True, r=0.5):
@@ -69,3 +70,17 @@ def test_bad_inputs():
         normalized_adjacency(ei.t().reshape(4), 2)
     with pytest.raises(ValueError, match="finite"):
         normalized_adjacency(ei, 2, r=float("nan"))
+
+
+def test_normalize_csr_leaves_its_input_and_matches_normalized_adjacency(graph):
+    edge_index, weight, n = graph
+    matrix = adjacency_csr(edge_index, n, weight)
+    before = matrix.data.copy()
+    deg = np.asarray(matrix.sum(axis=1)).ravel()
+    for r in (0.0, 0.3, 1.0):
+        scaled = normalize_csr(matrix, deg, r)
+        ref = normalized_adjacency(edge_index, n, weight, r=r, dtype=torch.float64)
+        assert np.allclose(scaled.toarray(), ref.to_dense().numpy())
+    assert np.array_equal(matrix.data, before)
+    with pytest.raises(ValueError, match="deg"):
+        normalize_csr(matrix, deg[:-1], 0.5)

@@ -74,3 +74,15 @@ def test_negative_samples_avoid_edges():
     neg = sample_negative_edges(3, 500, keys, generator=torch.Generator().manual_seed(0))
     pairs = set(map(tuple, neg.t().tolist()))
     assert pairs <= {(0, 2), (2, 0)} and pairs
+
+
+def test_sparse_adjacency_dtype_is_part_of_the_cache_key():
+    ei = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
+    assert to_sparse_adjacency(ei, 3, dtype=torch.float64).values().dtype == torch.float64
+    cache = EncoderInputCache()
+    single = cache.adjacency(ei, 3)
+    double = cache.adjacency(ei, 3, dtype=torch.float64)
+    assert single.values().dtype == torch.float32 and double.values().dtype == torch.float64
+    assert cache.adjacency(ei, 3, dtype=torch.float64) is double
+    weighted = cache.adjacency(ei, 3, torch.tensor([1.0, 2.0, 3.0, 4.0]), torch.float64)
+    assert weighted.values().dtype == torch.float64
