@@ -62,7 +62,8 @@ def available_datasets() -> list:
     return [display for display, _, _ in _REGISTRY.values()]
 
 
-def get_dataset(name: str, root: str, return_splits: bool = False):
+def get_dataset(name: str, root: str, return_splits: bool = False,
+                normalize_features: bool = True):
     """Load a benchmark graph as ``(x, edge_index, y)``.
 
     Names are case-insensitive: Cora, CiteSeer, PubMed, Photo, Computers, CS, Physics, WikiCS,
@@ -71,14 +72,20 @@ def get_dataset(name: str, root: str, return_splits: bool = False):
     and downloaded there only when missing. PyG writes a ``processed/`` folder beside ``raw/``,
     so ``root`` must be writable.
 
-    Processing: features go through PyG's ``NormalizeFeatures`` (shift by the global minimum,
-    then divide each row by its sum when that sum exceeds one, as the published benchmarks do);
-    edges are made undirected; ``y`` is a 1-D long tensor.
+    Processing: with ``normalize_features=True`` (default) features go through PyG's
+    ``NormalizeFeatures`` (shift by the global minimum, then divide each row by its sum when
+    that sum exceeds one, as the published benchmarks do); with ``False`` they are returned as
+    stored, cast to float (e.g. Cora's and CiteSeer's binary bag-of-words, on which the
+    propagation methods such as SSGC and SGC cluster better). Edges are made undirected;
+    ``y`` is a 1-D long tensor.
     ogbn-mag uses its paper nodes and paper-cites-paper edges.
 
     With ``return_splits=True`` a fourth element holds the dataset's masks or split indices
     (a dict, empty when the dataset has none).
     """
+    if not isinstance(normalize_features, bool):
+        raise TypeError(f"normalize_features must be True or False, got "
+                        f"{normalize_features!r}.")
     if not isinstance(name, str) or name.lower() not in _REGISTRY:
         raise ValueError(f"Unknown dataset {name!r}. Available: {', '.join(available_datasets())}.")
     display, load, folder = _REGISTRY[name.lower()]
@@ -105,7 +112,9 @@ def get_dataset(name: str, root: str, return_splits: bool = False):
                 splits[key] = getattr(data, key)
         if hasattr(dataset, "get_idx_split"):
             splits.update(dataset.get_idx_split())
-    x = NormalizeFeatures()(Data(x=x.float())).x
+    x = x.float()
+    if normalize_features:
+        x = NormalizeFeatures()(Data(x=x)).x
     edge_index = to_undirected(edge_index, num_nodes=x.size(0))
     y = y.view(-1).long()
     return (x, edge_index, y, splits) if return_splits else (x, edge_index, y)

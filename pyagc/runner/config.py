@@ -57,9 +57,12 @@ BASE_CONFIG: Dict[str, Any] = {
         "max_iter": 300,
         "normalize_embeddings": True,
     },
-    # The synthetic default graph (contextual SBM, pyagc.data.make_csbm), used when no
-    # dataset or graph file is given.
     "data": {
+        # Named datasets (get_dataset): row-normalise the features (PyG NormalizeFeatures);
+        # false keeps them as stored (e.g. Planetoid's binary bag of words).
+        "normalize_features": True,
+        # The synthetic default graph (contextual SBM, pyagc.data.make_csbm), used when no
+        # dataset or graph file is given.
         "num_nodes": 2000,
         "n_clusters": 5,
         "avg_degree": 8.0,
@@ -350,6 +353,9 @@ def _check_values(config: Dict[str, Any]) -> None:
         _require_int(cluster["n_clusters"], "cluster.n_clusters", minimum=1)
     _require_int(cluster["n_init"], "cluster.n_init", minimum=1)
     _require_int(cluster["max_iter"], "cluster.max_iter", minimum=1)
+    if not isinstance(config["data"].get("normalize_features"), bool):
+        raise ConfigError(f"data.normalize_features must be true or false, got "
+                          f"{config['data'].get('normalize_features')!r}.")
     if cluster["backend"] not in ("torch", "sklearn"):
         raise ConfigError(f"cluster.backend must be 'torch' or 'sklearn', got "
                           f"{cluster['backend']!r}.")

@@ -41,7 +41,8 @@ def load_data(dataset: Optional[str] = None, graph: Optional[Sequence[str]] = No
 
     ``graph`` is ``[EDGES]``, ``[EDGES, FEATURES]`` or ``[EDGES, FEATURES, LABELS]`` file
     paths (see :func:`pyagc.data.load_graph`). Without both, a contextual SBM is generated
-    from ``data_cfg`` (:func:`pyagc.data.make_csbm`).
+    from ``data_cfg`` (:func:`pyagc.data.make_csbm`). A named dataset reads
+    ``data_cfg['normalize_features']`` (default true; see :func:`pyagc.data.get_dataset`).
     """
     from pyagc.data import get_dataset, load_graph, make_csbm
     if dataset is not None and graph:
@@ -66,7 +67,8 @@ def load_data(dataset: Optional[str] = None, graph: Optional[Sequence[str]] = No
                          feature_signal=float(cfg.get("feature_signal", 0.25)),
                          seed=int(cfg.get("seed", 0)))
         return data, SYNTHETIC
-    x, edge_index, y = get_dataset(dataset, root or default_root())
+    normalize = (data_cfg or {}).get("normalize_features", True)
+    x, edge_index, y = get_dataset(dataset, root or default_root(), normalize_features=normalize)
     from pyagc.data import available_datasets
     name = next((d for d in available_datasets() if d.lower() == dataset.lower()), dataset)
     return Data(x=x, edge_index=edge_index, y=y, num_nodes=x.size(0)), name
@@ -356,10 +358,13 @@ def run_experiment(method: str, *, dataset: Optional[str] = None,
         graph_data, name = as_data(data), "data"
     else:
         graph_data, name = load_data(dataset, graph, root, config["data"])
+    # Keep in the recorded config only the data keys that were used.
     if dataset_key is None:
-        config.pop("data", None)  # the synthetic generator was not used
-    elif name != SYNTHETIC:
         config.pop("data", None)
+    elif name != SYNTHETIC:
+        config["data"] = {"normalize_features": config["data"]["normalize_features"]}
+    else:
+        config["data"].pop("normalize_features", None)
     k = resolve_n_clusters(graph_data, config["cluster"]["n_clusters"])  # fail before training
     _check_cluster_method(spec, config["cluster"])
     mini_batch = bool(mini_batch or config["train"].get("mini_batch", False))

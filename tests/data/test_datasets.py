@@ -34,3 +34,16 @@ def test_missing_files_without_network_say_where(tmp_path, monkeypatch):
     monkeypatch.setattr(urllib.request, "urlopen", no_network)
     with pytest.raises(FileNotFoundError, match=str(tmp_path / "PubMed")):
         get_dataset("PubMed", str(tmp_path))
+
+
+def test_raw_features_are_the_stored_bag_of_words(dataset_root, cora):
+    x_raw, edge_index, y = get_dataset("Cora", dataset_root, normalize_features=False)
+    x_norm = cora[0]
+    assert x_raw.dtype == torch.float32 and x_raw.shape == x_norm.shape
+    assert set(x_raw.unique().tolist()) == {0.0, 1.0}
+    assert not torch.allclose(x_raw.sum(1), torch.ones(2708))
+    # The default is the row-normalised version of the same matrix; graph and labels unchanged.
+    assert torch.allclose(x_norm, x_raw / x_raw.sum(1, keepdim=True))
+    assert torch.equal(edge_index, cora[1]) and torch.equal(y, cora[2])
+    with pytest.raises(TypeError, match="normalize_features"):
+        get_dataset("Cora", dataset_root, normalize_features="no")
