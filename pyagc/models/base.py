@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Dict, Iterable, Optional, Union
+from typing import Any, Callable, Dict, Iterable, Optional, Union
 
 import torch
 from torch import Tensor
@@ -180,20 +180,26 @@ class TrainableModel(BaseModel):
 
     def train_batch(self, loader: Iterable[Data], optimizer: Optimizer, epoch: int,
                     verbose: bool = True, **loss_kwargs: Any) -> float:
+        return self._train_epoch(
+            loader, lambda batch: self.loss_batch(batch.to(self.device), **loss_kwargs),
+            optimizer, epoch, verbose)
+
+    def _train_epoch(self, batches: Iterable[Any], batch_loss: Callable[[Any], Any],
+                     optimizer: Optimizer, epoch: int, verbose: bool) -> float:
+        """One optimiser step per item of ``batches`` (loss from ``batch_loss(item)``); logs and
+        returns the epoch's mean loss. Shared by every mini-batch training loop."""
         self.train()
         total, count = 0.0, 0
         components: Dict[str, float] = {}
-        for i, batch in enumerate(tqdm(loader, desc=f"Epoch {epoch:03d}", disable=not verbose,
+        for i, batch in enumerate(tqdm(batches, desc=f"Epoch {epoch:03d}", disable=not verbose,
                                        leave=False)):
-            batch = batch.to(self.device)
-            out = self._step(optimizer, self.loss_batch(batch, **loss_kwargs), epoch,
-                             f"batch {i}")
+            out = self._step(optimizer, batch_loss(batch), epoch, f"batch {i}")
             total += float(out.total.detach())
             count += 1
             for name, value in out.components.items():
                 components[name] = components.get(name, 0.0) + value
         if count == 0:
-            raise ValueError("train_batch received an empty loader: give it at least one seed node.")
+            raise ValueError("The training loader is empty: give it at least one seed node.")
         mean = LossOutput(torch.tensor(total / count),
                           {name: value / count for name, value in components.items()})
         self._log(mean.log_string(f"Epoch {epoch:03d}: "), verbose)

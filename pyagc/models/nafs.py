@@ -1,7 +1,7 @@
 """NAFS: node-adaptive feature smoothing with a feature ensemble over normalisations."""
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import List, Optional
 
 import numpy as np
 import scipy.sparse as sp
@@ -84,7 +84,6 @@ class NAFS(BaseModel):
 
     def _smooth(self, matrix: sp.csr_matrix, deg: np.ndarray, comp: np.ndarray,
                 n_comp: int, x: Tensor, r: float) -> Tensor:
-        n = x.size(0)
         adj = csr_to_torch(normalize_csr(matrix, deg, r), x.dtype).to(x.device)
         safe = np.where(deg > 0, deg, 1.0)
 
@@ -114,11 +113,9 @@ class NAFS(BaseModel):
         return acc / total.unsqueeze(1)
 
     @torch.no_grad()
-    def embed(self, x: Tensor, edge_index: Tensor, **kwargs: Any) -> Tensor:
+    def embed(self, x: Tensor, edge_index: Tensor,
+              edge_weight: Optional[Tensor] = None) -> Tensor:
         """Ensemble of node-adaptively smoothed features (see the class docstring)."""
-        edge_weight = kwargs.pop("edge_weight", None)
-        if kwargs:
-            raise TypeError(f"NAFS.embed got unexpected keyword arguments {sorted(kwargs)}.")
         x = check_features(x)
         matrix = adjacency_csr(edge_index, x.size(0), edge_weight, add_self_loops=True)
         deg = np.asarray(matrix.sum(axis=1)).ravel()
@@ -129,8 +126,9 @@ class NAFS(BaseModel):
         stacked = torch.stack(outs, dim=0)
         return stacked.mean(dim=0) if self.ensemble == "mean" else stacked.max(dim=0).values
 
-    def forward(self, x: Tensor, edge_index: Tensor, **kwargs: Any) -> Tensor:
-        return self.embed(x, edge_index, **kwargs)
+    def forward(self, x: Tensor, edge_index: Tensor,
+                edge_weight: Optional[Tensor] = None) -> Tensor:
+        return self.embed(x, edge_index, edge_weight)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(K={self.K}, r_list={self.r_list}, "

@@ -10,7 +10,6 @@ from torch.nn import Embedding
 from torch.optim import Optimizer
 from torch.utils.data import DataLoader
 from torch_geometric.data import Data
-from tqdm.auto import tqdm
 
 from pyagc.data.validation import check_edge_index
 from pyagc.models.base import LossOutput, TrainableModel
@@ -158,21 +157,8 @@ class Node2Vec(TrainableModel):
     def train_epoch(self, loader: Iterable[Tuple[Tensor, Tensor]], optimizer: Optimizer,
                     epoch: int, verbose: bool = True) -> float:
         """One pass over ``loader`` (from :meth:`loader`); returns the mean loss."""
-        self.train()
-        total, count = 0.0, 0
-        parts: Dict[str, float] = {}
-        for i, (pos_rw, neg_rw) in enumerate(tqdm(loader, desc=f"Epoch {epoch:03d}",
-                                                  disable=not verbose, leave=False)):
-            out = self._step(optimizer, self.loss(pos_rw, neg_rw), epoch, f"batch {i}")
-            total += float(out.total.detach())
-            count += 1
-            for name, value in out.components.items():
-                parts[name] = parts.get(name, 0.0) + value
-        if count == 0:
-            raise ValueError("train_epoch received an empty loader.")
-        mean = LossOutput(torch.tensor(total / count), {k: v / count for k, v in parts.items()})
-        self._log(mean.log_string(f"Epoch {epoch:03d}: "), verbose)
-        return total / count
+        return self._train_epoch(loader, lambda walks: self.loss(*walks), optimizer, epoch,
+                                 verbose)
 
     # ---------------------------------------------------------------------------- inference
     @torch.no_grad()

@@ -103,12 +103,9 @@ class S2CAG(BaseModel):
         self.snem_iterations = _check_int("snem_iterations", snem_iterations, 0)
 
     @torch.no_grad()
-    def embed(self, x: Tensor, edge_index: Tensor, **kwargs: Any) -> Tensor:
+    def embed(self, x: Tensor, edge_index: Tensor,
+              edge_weight: Optional[Tensor] = None) -> Tensor:
         """Spectral embedding ``[N, n_clusters]`` (left singular vectors 2..k+1 of the NSR)."""
-        edge_weight = kwargs.pop("edge_weight", None)
-        if kwargs:
-            raise TypeError(f"{type(self).__name__}.embed got unexpected keyword arguments "
-                            f"{sorted(kwargs)}.")
         z = normalized_smoothed_representation(x, edge_index, self.T, self.alpha, edge_weight)
         if self.n_clusters + 1 > min(z.shape):
             raise ValueError(f"n_clusters + 1 = {self.n_clusters + 1} exceeds min(num_nodes, "
@@ -118,9 +115,10 @@ class S2CAG(BaseModel):
         return u[:, 1:].contiguous()
 
     @torch.no_grad()
-    def forward(self, x: Tensor, edge_index: Tensor, **kwargs: Any) -> Tensor:
+    def forward(self, x: Tensor, edge_index: Tensor,
+                edge_weight: Optional[Tensor] = None) -> Tensor:
         """Hard cluster labels ``[N]`` from SNEM rounding of :meth:`embed`."""
-        return snem_rounding(self.embed(x, edge_index, **kwargs), self.snem_iterations)
+        return snem_rounding(self.embed(x, edge_index, edge_weight), self.snem_iterations)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(n_clusters={self.n_clusters}, T={self.T}, "
@@ -176,12 +174,9 @@ class MS2CAG(BaseModel):
         self.snem_iterations = _check_int("snem_iterations", snem_iterations, 0)
 
     @torch.no_grad()
-    def embed(self, x: Tensor, edge_index: Tensor, **kwargs: Any) -> Tensor:
+    def embed(self, x: Tensor, edge_index: Tensor,
+              edge_weight: Optional[Tensor] = None) -> Tensor:
         """Leading modularity eigenvectors ``[N, n_clusters]``."""
-        edge_weight = kwargs.pop("edge_weight", None)
-        if kwargs:
-            raise TypeError(f"{type(self).__name__}.embed got unexpected keyword arguments "
-                            f"{sorted(kwargs)}.")
         z = normalized_smoothed_representation(x, edge_index, self.T, self.alpha, edge_weight)
         n = z.size(0)
         if self.n_clusters > n:
@@ -227,9 +222,10 @@ class MS2CAG(BaseModel):
         return flip_signs(q)[0]
 
     @torch.no_grad()
-    def forward(self, x: Tensor, edge_index: Tensor, **kwargs: Any) -> Tensor:
+    def forward(self, x: Tensor, edge_index: Tensor,
+                edge_weight: Optional[Tensor] = None) -> Tensor:
         """Hard cluster labels ``[N]`` from SNEM rounding of :meth:`embed`."""
-        return snem_rounding(self.embed(x, edge_index, **kwargs), self.snem_iterations)
+        return snem_rounding(self.embed(x, edge_index, edge_weight), self.snem_iterations)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(n_clusters={self.n_clusters}, T={self.T}, "
