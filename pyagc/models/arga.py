@@ -4,7 +4,7 @@ Pan et al., "Adversarially Regularized Graph Autoencoder for Graph Embedding", I
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -38,13 +38,15 @@ class ARGA(GAE):
         encoder: maps ``(x, edge_index)`` to ``z [N, H]``.
         discriminator: maps ``z [*, H]`` to one logit per row, ``[*, 1]`` or ``[*]``.
         decoder: as in :class:`GAE`.
+        seed: seed of the negative pairs, prior samples (and ARGVA's reparametrisation noise);
+            keyword-only, ``None``: torch's global RNG (see :class:`GAE`).
     """
 
     def __init__(self, encoder: Module, discriminator: Module, decoder: Optional[Module] = None,
-                 sparse_inputs: str = "auto") -> None:
+                 sparse_inputs: str = "auto", *, seed: Optional[int] = None) -> None:
         if not isinstance(discriminator, Module):
             raise TypeError("discriminator must be a torch.nn.Module mapping z [*, H] to logits.")
-        super().__init__(encoder, decoder, sparse_inputs)
+        super().__init__(encoder, decoder, sparse_inputs, seed=seed)
         self.discriminator = discriminator
         reset(self.discriminator)
 
@@ -62,7 +64,8 @@ class ARGA(GAE):
 
     def discriminator_loss(self, z: Tensor) -> Tensor:
         """Discriminator's term: prior samples are real, the (detached) codes are fake."""
-        real = torch.randn_like(z)
+        real = torch.randn(z.shape, generator=self._rng(z.device), dtype=z.dtype,
+                           device=z.device)
         return (F.softplus(-self._logits(real)).mean()
                 + F.softplus(self._logits(z.detach())).mean())
 

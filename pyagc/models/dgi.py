@@ -15,6 +15,7 @@ from torch_geometric.nn.inits import reset, uniform
 
 from pyagc.models.base import LossOutput, TrainableModel
 from pyagc.ops.encoder_inputs import EncoderInputCache, permute_rows
+from pyagc.ops.random import DeviceGenerators
 
 __all__ = ["DGI"]
 
@@ -23,8 +24,11 @@ def _mean_summary(z: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     return torch.sigmoid(z.mean(dim=0))
 
 
-def _shuffle_rows(x: Tensor, edge_index: Tensor, *args: Any, **kwargs: Any) -> Tuple[Tensor, Tensor]:
-    return permute_rows(x, torch.randperm(x.size(0), device=x.device)), edge_index
+def _shuffle_rows(x: Tensor, edge_index: Tensor, *args: Any,
+                  generator: Optional[torch.Generator] = None, **kwargs: Any
+                  ) -> Tuple[Tensor, Tensor]:
+    perm = torch.randperm(x.size(0), generator=generator, device=x.device)
+    return permute_rows(x, perm), edge_index
 
 
 class DGI(TrainableModel):
@@ -44,8 +48,11 @@ class DGI(TrainableModel):
         encoder: maps ``(x [N, F], edge_index)`` to ``[N, H]``.
         summary: readout ``R(z, *args) -> [H]``; default :math:`\sigma(\text{mean}_i\,\mathbf{z}_i)`.
         corruption: ``C(x, edge_index) -> (x', edge_index')`` (or just ``x'``); default a
-            uniform row permutation of ``x`` drawn from the global torch generator.
+            uniform row permutation of ``x``. A custom corruption draws its own randomness.
         sparse_inputs: see :class:`~pyagc.models.GAE`.
+        seed: seed of the default corruption's permutations (keyword-only; ``None``: torch's
+            global RNG). Each device gets its own generator seeded with ``seed``;
+            ``reset_parameters`` restarts them.
 
     Mini-batch (:meth:`loss_batch`): the summary is taken over the seed nodes of the batch and
     only the seeds' patches (clean and corrupted) are discriminated; the corruption permutes
@@ -54,7 +61,7 @@ class DGI(TrainableModel):
 
     def __init__(self, hidden_channels: int, encoder: Module,
                  summary: Optional[Callable] = None, corruption: Optional[Callable] = None,
-                 sparse_inputs: str = "auto") -> None:
+                 sparse_inputs: str = "auto", *, seed: Optional[int] = None) -> None:
         super().__init__()
         if not isinstance(hidden_channels, int) or hidden_channels < 1:
             raise ValueError(f"hidden_channels must be a positive int, got {hidden_channels!r}.")
@@ -66,6 +73,7 @@ class DGI(TrainableModel):
         self.corruption = _shuffle_rows if corruption is None else corruption
         self.weight = Parameter(torch.empty(hidden_channels, hidden_channels))
         self._encoder_inputs = EncoderInputCache(sparse_inputs)
+        self._rng = DeviceGenerators(seed)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -74,6 +82,7 @@ class DGI(TrainableModel):
             reset(self.summary)
         uniform(self.hidden_channels, self.weight)
         self._encoder_inputs.clear()
+        self._rng.reset()
 
     def _encode(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
                 **kwargs: Any) -> Tensor:
@@ -87,7 +96,8 @@ class DGI(TrainableModel):
             x_enc, adj, weight = self._encoder_inputs(self.encoder, x, edge_index, edge_weight)
             if weight is not None:
                 kwargs["edge_weight"] = weight
-            return self.encoder(_shuffle_rows(x_enc, adj)[0], adj, **kwargs)
+            x_perm = _shuffle_rows(x_enc, adj, generator=self._rng(x_enc.device))[0]
+            return self.encoder(x_perm, adj, **kwargs)
         out = self.corruption(x, edge_index)
         out = out if isinstance(out, tuple) else (out, edge_index)
         if len(out) == 3:

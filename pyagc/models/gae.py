@@ -17,6 +17,7 @@ from torch_geometric.nn.inits import reset
 from pyagc.models.base import LossOutput, TrainableModel
 from pyagc.ops.encoder_inputs import EncoderInputCache
 from pyagc.ops.negative_sampling import NegativeSampler
+from pyagc.ops.random import DeviceGenerators
 
 __all__ = ["GAE", "VGAE"]
 
@@ -38,6 +39,11 @@ class GAE(TrainableModel):
             :class:`torch_geometric.nn.InnerProductDecoder`.
         sparse_inputs: ``'auto'`` feeds a GCN encoder a cached CSR adjacency and CSR features
             (see :mod:`pyagc.ops.encoder_inputs`); ``'off'`` passes the inputs as given.
+        seed: seed of the model's own draws, i.e. the negative pairs (and, in subclasses, the
+            reparametrisation noise, prior samples) (keyword-only; ``None``: torch's global
+            RNG). Each device the model runs on gets its own generator seeded with ``seed``
+            (:class:`~pyagc.ops.random.DeviceGenerators`); ``reset_parameters``
+            restarts them. Weight initialisation still uses the global RNG.
 
     Mini-batch (:meth:`loss_batch`): ``z`` is computed on the sampled subgraph, the positive
     pairs are the sampled edges pointing at a seed node (``dst < batch.batch_size``) and the
@@ -47,7 +53,7 @@ class GAE(TrainableModel):
     """
 
     def __init__(self, encoder: Module, decoder: Optional[Module] = None,
-                 sparse_inputs: str = "auto") -> None:
+                 sparse_inputs: str = "auto", *, seed: Optional[int] = None) -> None:
         super().__init__()
         if not isinstance(encoder, Module):
             raise TypeError(f"encoder must be a torch.nn.Module, got {type(encoder).__name__}.")
@@ -55,12 +61,14 @@ class GAE(TrainableModel):
         self.decoder = InnerProductDecoder() if decoder is None else decoder
         self._encoder_inputs = EncoderInputCache(sparse_inputs)
         self._negatives = NegativeSampler()
+        self._rng = DeviceGenerators(seed)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         reset(self.encoder)
         reset(self.decoder)
         self._encoder_inputs.clear()
+        self._rng.reset()
 
     def _encode(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
                 **kwargs: Any) -> Any:
@@ -85,7 +93,8 @@ class GAE(TrainableModel):
         if pos_edge_index.numel() == 0:
             raise ValueError("recon_loss needs at least one positive edge; the graph has none.")
         if neg_edge_index is None:
-            neg_edge_index = self._negatives(pos_edge_index, z.size(0))
+            neg_edge_index = self._negatives(pos_edge_index, z.size(0),
+                                             generator=self._rng(pos_edge_index.device))
         # softplus(-s) = -log(sigmoid(s)) without the log(0) that large scores would give.
         pos = F.softplus(-self.decoder(z, pos_edge_index, sigmoid=False)).mean()
         if neg_edge_index.numel() == 0:
@@ -98,7 +107,7 @@ class GAE(TrainableModel):
         edge_index, size = batch.edge_index, int(batch.batch_size)
         pos = edge_index[:, edge_index[1] < size]
         neg = self._negatives(edge_index, batch.num_nodes, num_samples=pos.size(1),
-                              num_dst=size)
+                              num_dst=size, generator=self._rng(edge_index.device))
         return pos, neg
 
     def loss(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None
@@ -132,7 +141,9 @@ class _Variational:
     def reparametrize(self, mu: Tensor, logstd: Tensor) -> Tensor:
         """``mu + eps * exp(logstd)`` with ``eps ~ N(0, I)`` while training, ``mu`` otherwise."""
         if self.training:
-            return mu + torch.randn_like(logstd) * torch.exp(logstd)
+            eps = torch.randn(logstd.shape, generator=self._rng(logstd.device),
+                              dtype=logstd.dtype, device=logstd.device)
+            return mu + eps * torch.exp(logstd)
         return mu
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
@@ -172,6 +183,7 @@ class VGAE(_Variational, GAE):
     Args:
         encoder: maps ``(x, edge_index)`` to ``(mu [N, H], logstd [N, H])``.
         decoder: as in :class:`GAE`.
+        seed: seed of the negative pairs and of :math:`\boldsymbol\epsilon` (see :class:`GAE`).
     """
 
     def loss(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None

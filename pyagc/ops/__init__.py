@@ -6,9 +6,10 @@ from pyagc.ops.propagate import polynomial_filter, propagate, spmm
 from pyagc.ops.svd import flip_signs, randomized_svd
 from pyagc.ops.encoder_inputs import EncoderInputCache, TensorCache, permute_rows
 from pyagc.ops.negative_sampling import NegativeSampler, sample_negative_edges
+from pyagc.ops.random import DeviceGenerators
 
 __all__ = ["adjacency_csr", "csr_to_torch", "normalize_csr", "normalized_adjacency", "degree",
            "propagate", "spmm",
            "polynomial_filter", "randomized_svd", "flip_signs",
            "EncoderInputCache", "TensorCache", "permute_rows", "NegativeSampler",
-           "sample_negative_edges"]
+           "sample_negative_edges", "DeviceGenerators"]

@@ -117,3 +117,47 @@ def test_unknown_loss_kwargs_are_rejected(easy, variational):
     batch = next(iter(NeighborLoader(easy, num_neighbors=[3], batch_size=100, seed=0)))
     with pytest.raises(TypeError, match="betta"):
         model.loss_batch(batch, betta=2.0)
+
+
+@pytest.mark.parametrize("variational", [False, True])
+def test_seed_makes_losses_independent_of_global_rng(easy, variational):
+    cls = ARGVA if variational else ARGA
+
+    def make(seed):
+        enc = VarEncoder(16, 8) if variational else GCN(16, 32, num_layers=2, out_channels=8)
+        return cls(enc, _disc(8), seed=seed)
+
+    set_seed(0)
+    a, b, c = make(5), make(5), make(6)
+    b.load_state_dict(a.state_dict())
+    c.load_state_dict(a.state_dict())
+
+    def losses(model, global_seed):
+        torch.manual_seed(global_seed)
+        z = model(easy.x, easy.edge_index)
+        return (float(model.loss(easy.x, easy.edge_index).total.detach()),
+                float(model.discriminator_loss(z.detach())))
+
+    out_a, out_b, out_c = losses(a, 1), losses(b, 2), losses(c, 1)
+    assert out_a == out_b
+    assert out_a[0] != out_c[0] and out_a[1] != out_c[1]
+
+
+class RecordingDisc(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def forward(self, z):
+        self.seen.append(z)
+        return z.sum(1)
+
+
+def test_prior_samples_come_from_the_seed():
+    disc = RecordingDisc()
+    model = ARGA(GCN(16, 32, num_layers=2, out_channels=8), disc, seed=3)
+    z = torch.zeros(6, 4)
+    model.discriminator_loss(z)
+    real, fake = disc.seen
+    assert torch.equal(real, torch.randn(6, 4, generator=torch.Generator().manual_seed(3)))
+    assert torch.equal(fake, z)

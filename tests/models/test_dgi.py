@@ -127,3 +127,28 @@ def test_unknown_loss_kwargs_are_rejected(easy):
     batch = next(iter(NeighborLoader(easy, num_neighbors=[3], batch_size=100, seed=0)))
     with pytest.raises(TypeError, match="betta"):
         model.loss_batch(batch, betta=2.0)
+
+
+@pytest.mark.parametrize("sparse_inputs", ["auto", "off"])
+def test_seeded_corruption_is_independent_of_global_rng(easy, sparse_inputs):
+    set_seed(0)
+    a, b, c = (DGI(8, Encoder(16, 8), sparse_inputs=sparse_inputs, seed=s) for s in (5, 5, 6))
+    b.load_state_dict(a.state_dict())
+    c.load_state_dict(a.state_dict())
+    torch.manual_seed(1)
+    _, neg_a, _ = a(easy.x, easy.edge_index)
+    loss_a = float(a.loss(easy.x, easy.edge_index).total.detach())
+    torch.manual_seed(2)
+    _, neg_b, _ = b(easy.x, easy.edge_index)
+    loss_b = float(b.loss(easy.x, easy.edge_index).total.detach())
+    torch.manual_seed(1)
+    _, neg_c, _ = c(easy.x, easy.edge_index)
+    assert torch.equal(neg_a, neg_b) and loss_a == loss_b
+    assert not torch.allclose(neg_a, neg_c)
+    # The corruption is the row permutation drawn from a generator seeded with the seed.
+    perm = torch.randperm(easy.num_nodes, generator=torch.Generator().manual_seed(5))
+    assert torch.allclose(neg_a, a.embed(easy.x[perm], easy.edge_index), atol=1e-5)
+    # reset_parameters restarts the stream.
+    b.reset_parameters()
+    b.load_state_dict(a.state_dict())
+    assert torch.equal(b(easy.x, easy.edge_index)[1], neg_a)

@@ -130,3 +130,62 @@ def test_unknown_loss_kwargs_are_rejected(easy, cls):
     loader = NeighborLoader(easy, num_neighbors=[3], batch_size=100, seed=0)
     with pytest.raises(TypeError, match="betta"):
         model.train_batch(loader, opt, 0, verbose=False, betta=2.0)
+
+
+
+def _total(out):
+    return float((out.total if isinstance(out, LossOutput) else out).detach())
+
+
+@pytest.mark.parametrize("cls", [GAE, VGAE])
+def test_seed_makes_draws_independent_of_global_rng(easy, cls):
+    enc = (lambda: GCN(16, 16, num_layers=2)) if cls is GAE else (lambda: VarEncoder(16, 16, 8))
+    set_seed(0)
+    a, b, c = cls(enc(), seed=5), cls(enc(), seed=5), cls(enc(), seed=6)
+    b.load_state_dict(a.state_dict())
+    c.load_state_dict(a.state_dict())
+    torch.manual_seed(1)
+    loss_a = _total(a.loss(easy.x, easy.edge_index))
+    torch.manual_seed(2)
+    torch.rand(100)  # a different global stream: the seeded model must not notice
+    loss_b = _total(b.loss(easy.x, easy.edge_index))
+    torch.manual_seed(1)
+    loss_c = _total(c.loss(easy.x, easy.edge_index))
+    assert loss_a == loss_b
+    assert loss_a != loss_c  # same weights and global stream: only the seed differs
+    # reset_parameters restarts the stream: a used model draws what a fresh one draws.
+    a.reset_parameters()
+    a.load_state_dict(b.state_dict())
+    fresh = cls(enc(), seed=5)
+    fresh.load_state_dict(b.state_dict())
+    assert _total(a.loss(easy.x, easy.edge_index)) == _total(fresh.loss(easy.x, easy.edge_index))
+
+
+def test_seeded_negatives_and_noise(easy):
+    set_seed(0)
+    m5, m5b, m6 = (GAE(GCN(16, 8, num_layers=1), seed=s) for s in (5, 5, 6))
+
+    def draw(m):
+        return m._negatives(easy.edge_index, easy.num_nodes, generator=m._rng("cpu"))
+
+    assert torch.equal(draw(m5), draw(m5b))
+    assert not torch.equal(draw(m5), draw(m6))
+    # Mini-batch negatives use the same stream.
+    loader = NeighborLoader(easy, num_neighbors=[5], batch_size=64, shuffle=False)
+    batch = next(iter(loader))
+    m5.reset_parameters(), m5b.reset_parameters()
+    assert torch.equal(m5._batch_pairs(batch)[1], m5b._batch_pairs(batch)[1])
+    assert not torch.equal(m5._batch_pairs(batch)[1], m6._batch_pairs(batch)[1])
+    # VGAE's noise: eps ~ N(0, I) from a generator seeded with the model's seed.
+    v5, v6 = VGAE(VarEncoder(16, 16, 8), seed=5), VGAE(VarEncoder(16, 16, 8), seed=6)
+    mu, logstd = torch.zeros(4, 3), torch.zeros(4, 3)
+    eps = torch.randn(4, 3, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(v5.reparametrize(mu, logstd), eps)
+    assert not torch.equal(v6.reparametrize(mu, logstd), eps)
+    v5.eval()
+    assert torch.equal(v5.reparametrize(mu, logstd), mu)
+
+
+def test_seed_must_be_an_int():
+    with pytest.raises(TypeError, match="seed must be an int"):
+        GAE(GCN(16, 8, num_layers=1), seed=1.5)
