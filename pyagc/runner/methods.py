@@ -243,4 +243,6 @@ def _graph_statistics(model, data) -> None:
 register_method(MethodSpec(
     "DMoN", "deep-joint", requires=_where("DMoN"), build=_build_dmon, mini_batch=True,
     num_layers=_encoder_layers, prepare=_graph_statistics,
+    # DMoN.forward is cluster_head.cluster(embed(...)): the runner encodes once.
+    predict=lambda model, z: model.cluster_head.cluster(z),
     description="deep modularity networks (Tsitsulin et al., JMLR 2023)"))

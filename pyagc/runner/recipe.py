@@ -184,9 +184,8 @@ def train_model(model: torch.nn.Module, spec: MethodSpec, data: Data, config: Di
             if spec.recipe == "walk":
                 loss = _walk_epoch(model, loader, optimizer, epoch, verbose)
             elif spec.step is not None:
-                if mini_batch:
-                    raise ValueError(f"{spec.name} trains on the full graph only; run it "
-                                     "without --mini-batch.")
+                # Full-graph only: MethodSpec forbids step + mini_batch and run_once rejects
+                # --mini-batch for such methods before training starts.
                 loss = float(spec.step(model, full_data, optimizers, epoch, loss_kwargs))
             elif mini_batch:
                 loss = float(model.train_batch(loader, optimizer, epoch, verbose=verbose,

@@ -45,7 +45,12 @@ class MethodSpec:
             trains several players with their own optimizers (e.g. ARGA's discriminator);
             each group's learning rate is ``train.lr`` unless ``train.<name>_lr`` is set.
         step: optional ``step(model, data, optimizers, epoch, loss_kwargs) -> float``, one
-            full-batch epoch for methods that are not a single ``train_full`` call.
+            full-batch epoch for methods that are not a single ``train_full`` call (so it
+            cannot be combined with ``mini_batch=True``).
+        predict: optional ``predict(model, embedding) -> labels`` for joint methods whose
+            ``forward`` is "encode, then cluster head": the runner then encodes the graph
+            once and gets both the embedding and the labels from that one pass (without it,
+            keeping a joint model's embedding costs a second ``embed`` call).
         rounding: optional ``{name: round(model, embedding) -> labels}``: clustering steps
             other than KMeans that ``cluster.method`` may name (e.g. S2CAG's ``'snem'``).
         seeded: the model takes a ``seed`` keyword (e.g. a randomized SVD); each run passes
@@ -66,6 +71,7 @@ class MethodSpec:
     param_groups: Optional[Callable[[Any], Dict[str, Any]]] = None
     step: Optional[Callable[..., float]] = None
     rounding: Optional[Dict[str, Callable[[Any, Any], Any]]] = None
+    predict: Optional[Callable[[Any, Any], Any]] = None
     seeded: bool = False
     description: str = ""
 
@@ -74,6 +80,9 @@ class MethodSpec:
             raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}.")
         if self.recipe not in ("none", "loss", "walk"):
             raise ValueError(f"recipe must be 'none', 'loss' or 'walk', got {self.recipe!r}.")
+        if self.step is not None and self.mini_batch:
+            raise ValueError(f"{self.name}: a custom full-graph step cannot be combined with "
+                             "mini_batch=True; set mini_batch=False.")
 
     @property
     def joint(self) -> bool:

@@ -36,6 +36,14 @@ def run_table(experiment) -> str:
     lines = [f"| {'Metric'.ljust(width)} | {header.ljust(value_width)} |",
              f"| {'-' * width} | {'-' * value_width} |"]
     lines += [f"| {name.ljust(width)} | {value.ljust(value_width)} |" for name, value in rows]
+    reused = [r["run"] for r in experiment.records if r.get("embedding_from") is not None]
+    if reused:
+        sources = sorted({r["embedding_from"] for r in experiment.records
+                          if r.get("embedding_from") is not None})
+        lines.append("")
+        lines.append(f"Runs {', '.join(map(str, reused))} reused the deterministic embedding "
+                     f"of run {', '.join(map(str, sources))} and only re-ran the clustering; "
+                     "their train and inference times are that run's.")
     return "\n".join(lines)
 
 
