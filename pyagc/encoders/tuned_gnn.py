@@ -1,7 +1,6 @@
 """Configurable message-passing encoders ("tuned" classic GNNs) and their factory."""
 from __future__ import annotations
 
-import weakref
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import torch
@@ -13,6 +12,8 @@ from torch_geometric.nn.conv import MessagePassing
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.nn.models import JumpingKnowledge
 from torch_geometric.nn.resolver import activation_resolver, normalization_resolver
+
+from pyagc.ops.encoder_inputs import TensorCache
 
 _JK_MODES = (None, "last", "cat", "max", "lstm")
 
@@ -241,35 +242,15 @@ class TunedGNN(Module):
                 f"num_layers={self.num_layers})")
 
 
-class _GraphCache:
-    """Remembers a function of ``(edge_index, edge_weight, num_nodes, dtype)`` for the last
-    inputs seen. A hit needs the very same tensor objects (weak references, so a freed tensor
-    whose memory is reused cannot hit) with unchanged version counters: every new mini-batch
-    or in-place edit is recomputed, never served stale."""
-
-    def __init__(self) -> None:
-        self._key: Optional[tuple] = None
-        self._refs: Tuple = ()
-        self._value: Any = None
-
-    def get(self, edge_index: Tensor, edge_weight: Optional[Tensor], num_nodes: int,
-            dtype: torch.dtype, fn: Callable[[], Any]) -> Any:
-        key = (edge_index._version, None if edge_weight is None else edge_weight._version,
-               num_nodes, dtype, edge_index.device)
-        refs = self._refs
-        if (self._key == key and refs and refs[0]() is edge_index
-                and ((edge_weight is None and refs[1] is None)
-                     or (refs[1] is not None and refs[1]() is edge_weight))):
-            return self._value
-        value = fn()
-        self._key = key
-        self._refs = (weakref.ref(edge_index),
-                      None if edge_weight is None else weakref.ref(edge_weight))
-        self._value = value
-        return value
-
-    def clear(self) -> None:
-        self._key, self._refs, self._value = None, (), None
+def _gcn_normalise(edge_index: Tensor, edge_weight: Optional[Tensor], num_nodes: int,
+                   dtype: torch.dtype, improved: bool, add_self_loops: bool):
+    weight = edge_weight
+    if weight is None and edge_index.layout == torch.strided:
+        # Explicit unit weights: without them PyG's loop insertion ignores the self-loop
+        # weight 2 of improved=True.
+        weight = torch.ones(edge_index.size(1), dtype=dtype, device=edge_index.device)
+    return gcn_norm(edge_index, weight, num_nodes, improved, add_self_loops,
+                    "source_to_target", dtype)
 
 
 class TunedGCN(TunedGNN):
@@ -300,7 +281,7 @@ class TunedGCN(TunedGNN):
         self.add_self_loops = True if add_self_loops is None else bool(add_self_loops)
         self.normalize = bool(kwargs.pop("normalize", True))
         self.cached = bool(kwargs.pop("cached", False))
-        self._cache = _GraphCache()
+        self._cache = TensorCache(_gcn_normalise)
         super().__init__(in_channels, hidden_channels, num_layers, out_channels, dropout, act,
                          act_first, act_last, act_kwargs, norm, norm_kwargs, residual,
                          pre_linear, jk, **kwargs)
@@ -317,17 +298,8 @@ class TunedGCN(TunedGNN):
             return edge_index, edge_weight
         num_nodes = x.size(0)
 
-        def normalise():
-            weight = edge_weight
-            if weight is None and edge_index.layout == torch.strided:
-                # Explicit unit weights: without them PyG's loop insertion ignores the
-                # self-loop weight 2 of improved=True.
-                weight = torch.ones(edge_index.size(1), dtype=x.dtype, device=edge_index.device)
-            return gcn_norm(edge_index, weight, num_nodes, self.improved,
-                            self.add_self_loops, "source_to_target", x.dtype)
-        if not self.cached:
-            return normalise()
-        return self._cache.get(edge_index, edge_weight, num_nodes, x.dtype, normalise)
+        inputs = (edge_index, edge_weight, num_nodes, x.dtype, self.improved, self.add_self_loops)
+        return self._cache(*inputs) if self.cached else _gcn_normalise(*inputs)
 
     def conv_forward(self, layer, x, edge_index, edge_weight, edge_attr):
         return self.convs[layer](x, edge_index, edge_weight)

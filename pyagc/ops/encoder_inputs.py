@@ -30,29 +30,41 @@ __all__ = ["TensorCache", "to_sparse_adjacency", "to_sparse_features", "permute_
 
 
 class TensorCache:
-    """Remembers ``fn(tensor, *args)`` for the last tensor (and hashable ``args``) seen.
+    """Remembers ``fn(*inputs)`` for the last inputs seen.
 
-    A hit requires the very same tensor object (weak reference, so a freed tensor whose memory
-    is reused never hits) with an unchanged version counter (no in-place edit since) and equal
-    ``args``. Copies and pickles start empty.
+    Tensor inputs are matched by identity (weak reference, so a freed tensor whose memory is
+    reused never hits) and version counter (no in-place edit since); other inputs by equality.
+    Copies and pickles start empty.
     """
 
     def __init__(self, fn: Callable[..., object]) -> None:
         self.fn = fn
         self.clear()
 
-    def __call__(self, tensor: Tensor, *args: object) -> object:
-        if (self._ref is not None and self._ref() is tensor
-                and tensor._version == self._version and args == self._args):
+    def __call__(self, *inputs: object) -> object:
+        if self._hit(inputs):
             return self._value
-        value = self.fn(tensor, *args)
-        self._ref, self._version, self._args = weakref.ref(tensor), tensor._version, args
+        value = self.fn(*inputs)
+        self._refs = tuple(weakref.ref(a) if isinstance(a, Tensor) else None for a in inputs)
+        self._keys = tuple(a._version if isinstance(a, Tensor) else a for a in inputs)
         self._value = value
         return value
 
+    def _hit(self, inputs: Tuple[object, ...]) -> bool:
+        if self._refs is None or len(inputs) != len(self._refs):
+            return False
+        for ref, key, new in zip(self._refs, self._keys, inputs):
+            if isinstance(new, Tensor):
+                if ref is None or ref() is not new or new._version != key:
+                    return False
+            elif ref is not None or key != new:
+                return False
+        return True
+
     def clear(self) -> None:
-        self._ref: Optional[weakref.ReferenceType] = None
-        self._version, self._args, self._value = -1, (), None
+        self._refs: Optional[Tuple[Optional[weakref.ReferenceType], ...]] = None
+        self._keys: Tuple[object, ...] = ()
+        self._value = None
 
     def __deepcopy__(self, memo) -> "TensorCache":
         return TensorCache(self.fn)

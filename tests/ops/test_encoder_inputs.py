@@ -86,3 +86,19 @@ def test_sparse_adjacency_dtype_is_part_of_the_cache_key():
     assert cache.adjacency(ei, 3, dtype=torch.float64) is double
     weighted = cache.adjacency(ei, 3, torch.tensor([1.0, 2.0, 3.0, 4.0]), torch.float64)
     assert weighted.values().dtype == torch.float64
+
+
+def test_tensor_cache_keys_on_every_tensor_input_and_the_other_values():
+    calls = []
+
+    def fn(a, b, scale):
+        calls.append(1)
+        return (a.sum() + (0 if b is None else b.sum())) * scale
+
+    cache = TensorCache(fn)
+    a, b = torch.ones(3), torch.ones(2)
+    assert cache(a, b, 2) == 10 and cache(a, b, 2) == 10 and len(calls) == 1
+    b.add_(1)                                   # in-place edit of the second tensor
+    assert cache(a, b, 2) == 14 and len(calls) == 2
+    assert cache(a, b.clone(), 2) == 14 and len(calls) == 3   # same values, another tensor
+    assert cache(a, None, 2) == 6 and cache(a, None, 3) == 9 and len(calls) == 5
