@@ -17,6 +17,14 @@ def _check_int(name: str, value: Any, low: int) -> int:
     return value
 
 
+def _check_number(name: str, value: Any, positive: bool) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 \
+            or (positive and value == 0):
+        kind = "positive" if positive else "non-negative"
+        raise ValueError(f"{name} must be a {kind} number, got {value!r}.")
+    return float(value)
+
+
 def normalized_smoothed_representation(x: Tensor, edge_index: Tensor, T: int, alpha: float,
                                        edge_weight: Optional[Tensor] = None) -> Tensor:
     r"""The NSR matrix :math:`\mathbf{Z} = \sum_{t=0}^{T} w_t\,\mathbf{S}^t\hat{\mathbf{X}}`,
@@ -94,9 +102,7 @@ class S2CAG(BaseModel):
         super().__init__()
         self.n_clusters = _check_int("n_clusters", n_clusters, 1)
         self.T = _check_int("T", T, 0)
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha <= 0:
-            raise ValueError(f"alpha must be a positive number, got {alpha!r}.")
-        self.alpha = float(alpha)
+        self.alpha = _check_number("alpha", alpha, positive=True)
         self.tau = _check_int("tau", tau, 0)
         self.oversampling = _check_int("oversampling", oversampling, 0)
         self.seed = int(seed)
@@ -164,11 +170,8 @@ class MS2CAG(BaseModel):
         super().__init__()
         self.n_clusters = _check_int("n_clusters", n_clusters, 1)
         self.T = _check_int("T", T, 0)
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha <= 0:
-            raise ValueError(f"alpha must be a positive number, got {alpha!r}.")
-        if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or gamma < 0:
-            raise ValueError(f"gamma must be a non-negative number, got {gamma!r}.")
-        self.alpha, self.gamma = float(alpha), float(gamma)
+        self.alpha = _check_number("alpha", alpha, positive=True)
+        self.gamma = _check_number("gamma", gamma, positive=False)
         self.tau = _check_int("tau", tau, 1)
         self.seed = int(seed)
         self.snem_iterations = _check_int("snem_iterations", snem_iterations, 0)

@@ -6,7 +6,6 @@ import torch.nn.functional as F
 from torch_geometric.nn import GCN, GCNConv
 
 from pyagc.clusters import TorchKMeans
-from pyagc.data import make_csbm
 from pyagc.metrics import label_metrics
 from pyagc.models import ARGA, ARGVA
 from pyagc.sampling import NeighborLoader
@@ -38,12 +37,6 @@ class VarEncoder(torch.nn.Module):
 
 def _disc(h):
     return torch.nn.Sequential(torch.nn.Linear(h, 32), torch.nn.ReLU(), torch.nn.Linear(32, 1))
-
-
-@pytest.fixture(scope="module")
-def easy():
-    return make_csbm(300, 3, avg_degree=10, homophily=0.9, num_features=16,
-                     feature_signal=2.0, seed=0)
 
 
 def test_adversarial_losses_have_the_right_sign():

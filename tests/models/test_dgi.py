@@ -6,7 +6,6 @@ import torch.nn.functional as F
 from torch_geometric.nn import GCNConv
 
 from pyagc.clusters import TorchKMeans
-from pyagc.data import make_csbm
 from pyagc.metrics import label_metrics
 from pyagc.models import DGI
 from pyagc.sampling import NeighborLoader
@@ -21,12 +20,6 @@ class Encoder(torch.nn.Module):
 
     def forward(self, x, edge_index):
         return self.act(self.conv(x, edge_index))
-
-
-@pytest.fixture(scope="module")
-def easy():
-    return make_csbm(300, 3, avg_degree=10, homophily=0.9, num_features=16,
-                     feature_signal=2.0, seed=0)
 
 
 def _nmi(z, y, k=3):

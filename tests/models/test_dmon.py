@@ -20,12 +20,6 @@ class Encoder(torch.nn.Module):
         return torch.selu(self.conv(x, edge_index))
 
 
-@pytest.fixture(scope="module")
-def easy():
-    return make_csbm(300, 3, avg_degree=10, homophily=0.9, num_features=16,
-                     feature_signal=2.0, seed=0)
-
-
 def test_loss_components_and_forward(easy):
     set_seed(0)
     model = DMoN(Encoder(16, 16), 16, 3, lam=0.5)

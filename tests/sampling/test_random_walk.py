@@ -50,29 +50,20 @@ def test_uniform_transition_frequencies():
     assert torch.allclose(freq, torch.full((4,), 0.25), atol=0.025)
 
 
-def test_node2vec_second_order_probabilities():
+@pytest.mark.parametrize("extra_1_to_3, seed", [(False, 5), (True, 15)])
+def test_node2vec_second_order_probabilities(extra_1_to_3, seed):
     # Undirected edges 0-1, 1-2, 1-3, 0-2. Walks 0 -> 1 -> x: x = 0 returns (1/p),
-    # x = 2 stays at distance 1 from 0 (weight 1), x = 3 moves away (1/q).
+    # x = 2 stays at distance 1 from 0 (weight 1), x = 3 moves away (1/q). With a second
+    # copy of 1 -> 3 that move counts twice (the flat-envelope path of the sampler).
     edge_index = to_undirected(torch.tensor([[0, 1, 1, 0], [1, 2, 3, 2]]))
+    if extra_1_to_3:
+        edge_index = torch.cat([edge_index, torch.tensor([[1], [3]])], dim=1)
     p, q = 0.5, 2.0
     walks = random_walk(edge_index, torch.zeros(30000, dtype=torch.long), 2, p=p, q=q,
-                        generator=gen(5))
+                        generator=gen(seed))
     second = walks[walks[:, 1] == 1, 2]
     freq = torch.bincount(second, minlength=4).float() / second.numel()
-    weights = torch.tensor([1 / p, 0.0, 1.0, 1 / q])
-    assert torch.allclose(freq, weights / weights.sum(), atol=0.02), freq
-
-
-def test_node2vec_with_repeated_edges():
-    # As above plus a second copy of 1 -> 3: that move counts twice (flat-envelope path).
-    edge_index = torch.cat([to_undirected(torch.tensor([[0, 1, 1, 0], [1, 2, 3, 2]])),
-                            torch.tensor([[1], [3]])], dim=1)
-    p, q = 0.5, 2.0
-    walks = random_walk(edge_index, torch.zeros(30000, dtype=torch.long), 2, p=p, q=q,
-                        generator=gen(15))
-    second = walks[walks[:, 1] == 1, 2]
-    freq = torch.bincount(second, minlength=4).float() / second.numel()
-    weights = torch.tensor([1 / p, 0.0, 1.0, 2 / q])
+    weights = torch.tensor([1 / p, 0.0, 1.0, (2 if extra_1_to_3 else 1) / q])
     assert torch.allclose(freq, weights / weights.sum(), atol=0.02), freq
 
 
