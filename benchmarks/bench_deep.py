@@ -7,6 +7,8 @@ clustering of one run. Prints mean ± std over seeds and the published figures b
     python benchmarks/bench_deep.py --root /tmp/datasets --models gae dgi dmon --seeds 0 1 2 3 4
     python benchmarks/bench_deep.py --root /tmp/datasets --models dgi --sparse-inputs off  # no SpMM
 
+``--sparse-inputs`` sets the GCN encoders' ``sparse_inputs`` option (CSR graph and features).
+
 ``--root`` is a writable copy of the datasets folder (PyG writes ``processed/`` there).
 """
 from __future__ import annotations
@@ -19,34 +21,17 @@ from typing import Dict, List
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
-from torch.nn import Module
 from torch_geometric.data import Data
-from torch_geometric.nn import GCNConv
 
 from pyagc.clusters import TorchKMeans
 from pyagc.data import get_dataset
-from pyagc.encoders import create_tuned_gnn
+from pyagc.encoders import VariationalEncoder, create_tuned_gnn
 from pyagc.metrics import label_metrics
 from pyagc.models import ARGA, ARGVA, DGI, DMoN, GAE, VGAE
 from pyagc.utils import set_seed
 
 PUBLISHED = {"gae": (50.09, 67.53), "dgi": (56.22, 72.22), "dmon": (43.84, 52.99)}
 PUBLISHED_TIME_HERE = {"gae": 7.0, "dgi": 69.0, "dmon": 15.0}  # published pyagc on this CPU
-
-
-class VariationalGCN(Module):
-    """Shared first GCN layer, then a mean and a log-std GCN layer (VGAE / ARGVA encoder)."""
-
-    def __init__(self, in_channels: int, hidden: int, out_channels: int) -> None:
-        super().__init__()
-        self.conv = GCNConv(in_channels, hidden, cached=True)
-        self.mu = GCNConv(hidden, out_channels, cached=True)
-        self.logstd = GCNConv(hidden, out_channels, cached=True)
-
-    def forward(self, x: Tensor, edge_index: Tensor, edge_weight=None):
-        h = F.relu(self.conv(x, edge_index, edge_weight))
-        return self.mu(h, edge_index, edge_weight), self.logstd(h, edge_index, edge_weight)
 
 
 def fit(model, data: Data, optimizers, epochs: int, patience: int,
@@ -82,26 +67,27 @@ def fit(model, data: Data, optimizers, epochs: int, patience: int,
 
 def build(name: str, num_features: int, n_clusters: int, sparse_inputs: str, dmon_variant: str):
     """(model, optimizer(s), epochs, patience) of the published Cora configuration."""
+    gcn = dict(cached=True, sparse_inputs=sparse_inputs)
     if name == "gae":
-        enc = create_tuned_gnn("gcn", num_features, 32, num_layers=2, cached=True)
-        model = GAE(enc, sparse_inputs=sparse_inputs)
+        model = GAE(create_tuned_gnn("gcn", num_features, 32, num_layers=2, **gcn))
         return model, torch.optim.Adam(model.parameters(), lr=0.01), 200, 50
     elif name == "vgae":
-        model = VGAE(VariationalGCN(num_features, 32, 32), sparse_inputs=sparse_inputs)
+        # Shared first GCN layer (ReLU), then a mean and a log-std GCN layer.
+        model = VGAE(VariationalEncoder(num_features, "gcn", 32, 2, out_channels=32, **gcn))
         return model, torch.optim.Adam(model.parameters(), lr=0.01), 200, 50
     elif name in ("arga", "argva"):
         # The ARGA paper's set-up: GCN 32-16, discriminator 16-64-1; no published pyagc config.
         disc = torch.nn.Sequential(torch.nn.Linear(16, 64), torch.nn.ReLU(), torch.nn.Linear(64, 1))
         if name == "arga":
-            enc = create_tuned_gnn("gcn", num_features, 32, num_layers=2, out_channels=16,
-                                   cached=True)
-            model = ARGA(enc, disc, sparse_inputs=sparse_inputs)
+            enc = create_tuned_gnn("gcn", num_features, 32, num_layers=2, out_channels=16, **gcn)
+            model = ARGA(enc, disc)
         else:
-            model = ARGVA(VariationalGCN(num_features, 32, 16), disc, sparse_inputs=sparse_inputs)
+            model = ARGVA(VariationalEncoder(num_features, "gcn", 32, 2, out_channels=16, **gcn),
+                          disc)
     elif name == "dgi":
         enc = create_tuned_gnn("gcn", num_features, 512, num_layers=1, act="prelu",
-                               act_last=True, cached=True)
-        model = DGI(512, enc, sparse_inputs=sparse_inputs)
+                               act_last=True, **gcn)
+        model = DGI(512, enc)
         return model, torch.optim.Adam(model.parameters(), lr=0.001), 300, 50
     elif name == "dmon":
         # 'published': act_last=False, so the 1-layer GCN is linear (and its dropout, applied
@@ -110,9 +96,8 @@ def build(name: str, num_features: int, n_clusters: int, sparse_inputs: str, dmo
         # assignment logits.
         enc = create_tuned_gnn("gcn", num_features, 64, num_layers=1, dropout=0.5, act="selu",
                                act_last=dmon_variant != "published",
-                               residual=dmon_variant == "paper", cached=True)
-        model = DMoN(enc, 64, n_clusters, dropout=0.5 if dmon_variant == "paper" else 0.0,
-                     sparse_inputs=sparse_inputs)
+                               residual=dmon_variant == "paper", **gcn)
+        model = DMoN(enc, 64, n_clusters, dropout=0.5 if dmon_variant == "paper" else 0.0)
         return (model, torch.optim.Adam(model.parameters(), lr=0.001, weight_decay=1e-5),
                 1000, 50)
     else:

@@ -18,7 +18,7 @@ class ClusterResult:
         metrics: NMI, ARI, ACC, F1, Homo, Comp (when the graph has labels), Mod and Cond.
         times: seconds spent in training, inference, clustering and in total.
         loss_history: one ``{stage, epoch, loss}`` per training epoch.
-        model: the trained model (``None`` for the KMeans baseline).
+        model: the trained model.
         config: the resolved config.
     """
 

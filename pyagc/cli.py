@@ -138,14 +138,12 @@ def _describe(result) -> str:
 def cmd_list(args) -> int:
     from pyagc.data import available_datasets
     from pyagc.runner import list_methods
-    from pyagc.runner.registry import FAMILIES
-    specs = list_methods(available_only=True)
+    methods = list_methods()
     print("Methods (pyagc run MODEL):")
-    width = max(len(s.name) for s in specs)
-    for family in FAMILIES:
-        for spec in (s for s in specs if s.family == family):
-            extra = "  [mini-batch]" if spec.mini_batch else ""
-            print(f"  {spec.name.ljust(width)}  {family:<15} {spec.description}{extra}")
+    width = max(len(cls.__name__) for cls in methods)
+    for cls in methods:
+        extra = "  [mini-batch]" if cls.supports_mini_batch else ""
+        print(f"  {cls.__name__.ljust(width)}  {cls.family:<15} {cls.description()}{extra}")
     print("\nDatasets (--dataset NAME):")
     print("  Synthetic (default, generated offline: contextual SBM)")
     print("  " + ", ".join(available_datasets()))
@@ -155,9 +153,9 @@ def cmd_list(args) -> int:
 def cmd_config(args) -> int:
     import yaml
     from pyagc.runner import get_method, resolve_config
-    spec = get_method(args.method)
-    config = resolve_config(spec.name, args.dataset, args.config, args.overrides)
-    print(f"# {spec.name} ({spec.family})" + (f" on {args.dataset}" if args.dataset else ""))
+    cls = get_method(args.method)
+    config = resolve_config(cls.__name__, args.dataset, args.config, args.overrides)
+    print(f"# {cls.__name__} ({cls.family})" + (f" on {args.dataset}" if args.dataset else ""))
     print(yaml.safe_dump(config, sort_keys=False, default_flow_style=False), end="")
     return 0
 

@@ -13,6 +13,7 @@ from torch import Tensor
 from torch.nn import Linear
 
 from pyagc.clusters.base import BaseClusterHead
+from pyagc.ops.adjacency import cached_adjacency_and_degree
 from pyagc.ops.degree import degree
 
 __all__ = ["DMoNClusterHead", "spectral_modularity_loss", "collapse_loss"]
@@ -133,10 +134,14 @@ class DMoNClusterHead(BaseClusterHead):
         """``(spectral_loss, collapse_loss)`` of the assignments of ``z`` on the graph.
 
         ``deg`` / ``two_m`` default to the degrees and total weight of ``edge_index`` itself
-        (full-batch); pass the whole graph's values for a subgraph.
+        (full-batch); pass the whole graph's values for a subgraph. An unweighted full graph
+        is aggregated through its CSR adjacency, built once for repeated calls on the same
+        ``edge_index`` (:func:`~pyagc.ops.cached_adjacency_and_degree`).
         """
         s = self.assign(z)
-        if deg is None:
+        if deg is None and edge_weight is None and edge_index.layout == torch.strided:
+            edge_index, deg = cached_adjacency_and_degree(edge_index, s.size(0), s.dtype)
+        elif deg is None:
             # CSR adj_t row sums are in-degrees; DMoN graphs are undirected, so these are d.
             deg = degree(edge_index, s.size(0), edge_weight, s.dtype)
         if two_m is None:

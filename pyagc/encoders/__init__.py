@@ -8,6 +8,10 @@ GCN normalisation caching: ``create_tuned_gnn('gcn', ..., cached=True)`` normali
 full graph once and recomputes it whenever another (or an edited) ``edge_index`` arrives, so
 it is safe with mini-batches. PyG's own ``GCN(..., cached=True)`` keeps the first graph it
 saw forever: use it for full-batch training only.
+
+Sparse inputs: a tuned GCN (``sparse_inputs='auto'``, the default) runs on a CSR form of the
+graph and of bag-of-words features, converted once per graph and features; see
+:class:`TunedGCN`.
 """
 from torch_geometric.nn.models.basic_gnn import GAT, GCN, GIN, PNA, BasicGNN, EdgeCNN, GraphSAGE
 
@@ -20,9 +24,10 @@ from pyagc.encoders.tuned_gnn import (
     TunedGraphSAGE,
     create_tuned_gnn,
 )
+from pyagc.encoders.variational import VariationalEncoder
 
 __all__ = [
     "BasicGNN", "GCN", "GraphSAGE", "GIN", "GAT", "PNA", "EdgeCNN",
     "TunedGNN", "TunedGCN", "TunedGraphSAGE", "TunedGIN", "TunedGAT", "TunedGATv2",
-    "create_tuned_gnn",
+    "create_tuned_gnn", "VariationalEncoder",
 ]

@@ -13,9 +13,12 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.nn.models import JumpingKnowledge
 from torch_geometric.nn.resolver import activation_resolver, normalization_resolver
 
-from pyagc.ops.encoder_inputs import TensorCache
+from pyagc.ops.adjacency import to_sparse_adjacency
+from pyagc.ops.encoder_inputs import permute_rows, to_sparse_features
+from pyagc.utils.cache import TensorCache
 
 _JK_MODES = (None, "last", "cat", "max", "lstm")
+_SPARSE_INPUTS = ("auto", "off")
 
 
 def _resolve_act(act: Union[str, Callable, None], act_kwargs: Dict[str, Any]) -> Module:
@@ -90,6 +93,8 @@ class TunedGNN(Module):
 
     supports_edge_weight: bool = False
     supports_edge_attr: bool = False
+    # forward(..., x_perm=perm) encodes x[perm] (see forward).
+    supports_x_perm: bool = True
 
     def __init__(
         self,
@@ -175,6 +180,11 @@ class TunedGNN(Module):
                 module.reset_parameters()
 
     # Hooks for subclasses -------------------------------------------------------------
+    def prepare_inputs(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor]
+                       ) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
+        """An equivalent, faster form of the inputs (GCN: CSR graph, features); identity here."""
+        return x, edge_index, edge_weight
+
     def prepare_graph(self, x: Tensor, edge_index: Tensor,
                       edge_weight: Optional[Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
         """Graph preprocessing shared by all layers (GCN normalisation); identity here."""
@@ -195,6 +205,7 @@ class TunedGNN(Module):
         batch_size: Optional[int] = None,
         num_sampled_nodes_per_hop: Optional[List[int]] = None,
         num_sampled_edges_per_hop: Optional[List[int]] = None,
+        x_perm: Optional[Tensor] = None,
     ) -> Tensor:
         """Node embeddings ``[N, out_channels]``.
 
@@ -202,6 +213,11 @@ class TunedGNN(Module):
         ``batch``, ``batch_size`` and ``num_sampled_*_per_hop`` are accepted for PyG
         compatibility; the whole sampled subgraph is processed (no per-layer trimming), and
         all ``N`` rows are returned.
+
+        ``x_perm`` (a permutation of the ``N`` nodes, DGI's corruption) gives the embeddings of
+        ``x[x_perm]`` on the same graph without that matrix being built: the rows are permuted
+        after the (cached, possibly CSR) input preparation and the row-wise ``pre_linear``,
+        which leaves the result unchanged and keeps the cached inputs in use.
         """
         if not isinstance(x, Tensor) or x.dim() != 2:
             raise ValueError(f"x must be a [num_nodes, {self.in_channels}] tensor, got "
@@ -213,9 +229,15 @@ class TunedGNN(Module):
                                                    edge_index.size(0) != 2):
             raise ValueError("edge_index must have shape [2, num_edges], got "
                              f"{tuple(edge_index.shape)}.")
+        x, edge_index, edge_weight = self.prepare_inputs(x, edge_index, edge_weight)
         edge_index, edge_weight = self.prepare_graph(x, edge_index, edge_weight)
         if self.pre_linear is not None:
             x = self.pre_linear(x)
+        if x_perm is not None:
+            if x_perm.shape != (x.size(0),):
+                raise ValueError(f"x_perm must be a permutation of the {x.size(0)} nodes, got "
+                                 f"shape {tuple(x_perm.shape)}.")
+            x = permute_rows(x, x_perm)
         outputs: List[Tensor] = []
         for layer in range(self.num_layers):
             h = self.conv_forward(layer, x, edge_index, edge_weight, edge_attr)
@@ -265,6 +287,16 @@ class TunedGCN(TunedGNN):
     mini-batch brings new tensors and is normalised afresh, so caching is safe to leave on.
     Accepts a sparse ``adj_t`` (``torch.sparse_csr``, rows = targets) in place of
     ``edge_index``.
+
+    ``sparse_inputs='auto'`` (default; ``'off'`` takes the inputs as given): an ``edge_index``
+    (with no ``edge_weight`` that requires grad) is turned into a CSR ``adj_t``
+    (:func:`~pyagc.ops.to_sparse_adjacency`), which the layers aggregate with one SpMM instead
+    of a gather-scatter over the edges; and when the first layer's ``Linear`` sees ``x``
+    itself (no ``pre_linear``; ``x`` not requiring grad), a bag-of-words-like ``x`` (at most
+    5% non-zero) is turned into CSR, so that ``Linear`` costs ``O(nnz * width)``. Both are
+    remembered for the last tensors seen (identity and version counter), so full-batch
+    training converts once and a new mini-batch or an in-place edit is converted afresh. The
+    output equals that of ``'off'`` up to float rounding.
     """
 
     supports_edge_weight = True
@@ -281,7 +313,13 @@ class TunedGCN(TunedGNN):
         self.add_self_loops = True if add_self_loops is None else bool(add_self_loops)
         self.normalize = bool(kwargs.pop("normalize", True))
         self.cached = bool(kwargs.pop("cached", False))
+        self.sparse_inputs = kwargs.pop("sparse_inputs", "auto")
+        if self.sparse_inputs not in _SPARSE_INPUTS:
+            raise ValueError(f"sparse_inputs must be one of {_SPARSE_INPUTS}, got "
+                             f"{self.sparse_inputs!r}.")
         self._cache = TensorCache(_gcn_normalise)
+        self._adj_t = TensorCache(to_sparse_adjacency)
+        self._sparse_x = TensorCache(to_sparse_features)
         super().__init__(in_channels, hidden_channels, num_layers, out_channels, dropout, act,
                          act_first, act_last, act_kwargs, norm, norm_kwargs, residual,
                          pre_linear, jk, **kwargs)
@@ -291,6 +329,17 @@ class TunedGCN(TunedGNN):
         # Normalisation happens once in prepare_graph, so the layers aggregate as given.
         return GCNConv(in_channels, out_channels, normalize=False, add_self_loops=False,
                        **kwargs)
+
+    def prepare_inputs(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor]
+                       ) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
+        if (self.sparse_inputs == "off" or edge_index.layout != torch.strided
+                or (edge_weight is not None and edge_weight.requires_grad)):
+            return x, edge_index, edge_weight
+        dtype = x.dtype if x.is_floating_point() else torch.get_default_dtype()
+        adj_t = self._adj_t(edge_index, x.size(0), edge_weight, dtype)
+        if self.pre_linear is None and x.layout == torch.strided and not x.requires_grad:
+            x = self._sparse_x(x)
+        return x, adj_t, None
 
     def prepare_graph(self, x: Tensor, edge_index: Tensor,
                       edge_weight: Optional[Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
@@ -306,8 +355,9 @@ class TunedGCN(TunedGNN):
 
     def reset_parameters(self) -> None:
         super().reset_parameters()
-        if hasattr(self, "_cache"):
-            self._cache.clear()
+        for cache in (getattr(self, name, None) for name in ("_cache", "_adj_t", "_sparse_x")):
+            if cache is not None:
+                cache.clear()
 
 
 class TunedGraphSAGE(TunedGNN):
@@ -386,7 +436,8 @@ class TunedGATv2(TunedGAT):
 
 
 _GNN_TYPES = {
-    "gcn": (TunedGCN, {"improved", "cached", "add_self_loops", "normalize", "bias"}),
+    "gcn": (TunedGCN, {"improved", "cached", "add_self_loops", "normalize", "bias",
+                       "sparse_inputs"}),
     "sage": (TunedGraphSAGE, {"aggr", "project", "root_weight", "bias"}),
     "gin": (TunedGIN, {"train_eps", "eps"}),
     "gat": (TunedGAT, {"heads", "concat", "negative_slope", "add_self_loops", "attn_dropout",
@@ -421,11 +472,11 @@ def create_tuned_gnn(
     ``'gatv2'``.
 
     ``kwargs`` may hold the layer options of every type at once (as the published configs
-    do: ``add_self_loops``, ``normalize``, ``improved``, ``cached``, ``aggr``, ``project``,
-    ``heads``, ``concat``, ``negative_slope``, ``train_eps``, ``bias``, ...); each type
-    receives the ones it understands and ignores the others; an option no type knows raises
-    ``TypeError``. For ``act='leaky_relu'``, ``negative_slope`` also sets the activation's
-    slope unless ``act_kwargs`` gives one. ``None`` values mean "layer default".
+    do: ``add_self_loops``, ``normalize``, ``improved``, ``cached``, ``sparse_inputs``,
+    ``aggr``, ``project``, ``heads``, ``concat``, ``negative_slope``, ``train_eps``, ``bias``,
+    ...); each type receives the ones it understands and ignores the others; an option no type
+    knows raises ``TypeError``. For ``act='leaky_relu'``, ``negative_slope`` also sets the
+    activation's slope unless ``act_kwargs`` gives one. ``None`` values mean "layer default".
 
     Example::
 

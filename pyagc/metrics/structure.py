@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from pyagc.data.validation import check_edge_index
+from pyagc.utils.validation import check_edge_index
 
 _ALIASES = {"mod": "Mod", "modularity": "Mod", "cond": "Cond", "conductance": "Cond"}
 

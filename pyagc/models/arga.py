@@ -4,24 +4,33 @@ Pan et al., "Adversarially Regularized Graph Autoencoder for Graph Embedding", I
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.nn import Module
+from torch.nn import Module, Parameter
 from torch.optim import Optimizer
 from torch_geometric.data import Data
+from torch_geometric.nn import MLP
 from torch_geometric.nn.inits import reset
 
 from pyagc.models.base import LossOutput
 from pyagc.models.gae import GAE, _Variational
+from pyagc.utils.validation import check_scalar
 
-__all__ = ["ARGA", "ARGVA"]
+__all__ = ["ARGA", "ARGVA", "discriminator_mlp"]
+
+
+def discriminator_mlp(in_channels: int, hidden_channels: int = 64) -> Module:
+    """ARGA's discriminator: ``in -> hidden -> hidden -> 1`` logits with ReLU (Pan et al.)."""
+    return MLP([in_channels, hidden_channels, hidden_channels, 1], norm=None, act="relu")
 
 
 class ARGA(GAE):
-    r"""A :class:`GAE` whose codes are pushed towards a prior :math:`p(\mathbf{z}) =
+    r"""Adversarially regularised graph auto-encoder (Pan et al., IJCAI 2018).
+
+    A :class:`GAE` whose codes are pushed towards a prior :math:`p(\mathbf{z}) =
     \mathcal{N}(0, I)` by a discriminator :math:`D` (logits) in a two-player game:
 
     .. math::
@@ -40,15 +49,53 @@ class ARGA(GAE):
         decoder: as in :class:`GAE`.
         seed: seed of the negative pairs, prior samples (and ARGVA's reparametrisation noise);
             keyword-only, ``None``: torch's global RNG (see :class:`GAE`).
+        discriminator_steps: discriminator updates per encoder update in :meth:`fit_epoch`
+            (keyword-only).
     """
 
+    family = "deep-decoupled"
+    # The discriminator is trained on whole-graph codes only.
+    supports_mini_batch = False
+
     def __init__(self, encoder: Module, discriminator: Module, decoder: Optional[Module] = None,
-                 sparse_inputs: str = "auto", *, seed: Optional[int] = None) -> None:
+                 *, seed: Optional[int] = None,
+                 discriminator_steps: int = 5) -> None:
         if not isinstance(discriminator, Module):
             raise TypeError("discriminator must be a torch.nn.Module mapping z [*, H] to logits.")
-        super().__init__(encoder, decoder, sparse_inputs, seed=seed)
+        check_scalar(discriminator_steps, "discriminator_steps", int, min_val=1)
+        super().__init__(encoder, decoder, seed=seed)
         self.discriminator = discriminator
+        self.discriminator_steps = discriminator_steps
         reset(self.discriminator)
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any], data: Data, n_clusters: int, *,
+                    seed: Optional[int] = None) -> "ARGA":
+        """As :meth:`BaseModel.from_config`; the discriminator is
+        :func:`discriminator_mlp` of ``discriminator_channels`` hidden units (default 64)
+        on the encoder's output width."""
+        cfg = dict(cfg)
+        hidden = cfg.pop("discriminator_channels", 64)
+        if isinstance(cfg.get("encoder"), Mapping):
+            cfg["encoder"] = cls.build_encoder(cfg["encoder"], int(data.num_features))
+        cfg.setdefault("discriminator", discriminator_mlp(int(cfg["encoder"].out_channels),
+                                                          int(hidden)))
+        return super().from_config(cfg, data, n_clusters, seed=seed)
+
+    def param_groups(self) -> Dict[str, List[Parameter]]:
+        """Two players: ``'model'`` (encoder and decoder) and ``'discriminator'``."""
+        players = set(id(p) for p in self.discriminator.parameters())
+        return {"model": [p for p in self.parameters() if id(p) not in players],
+                "discriminator": list(self.discriminator.parameters())}
+
+    def fit_epoch(self, loader: Any, optimizers: Mapping[str, Optimizer], epoch: int,
+                  verbose: bool = False, **loss_kwargs: Any) -> float:
+        """One round of the game on the whole graph: :attr:`discriminator_steps` updates of
+        the discriminator on the current codes, then one encoder update; returns the
+        encoder's loss."""
+        for _ in range(self.discriminator_steps):
+            self.train_discriminator(loader, optimizers["discriminator"], epoch, verbose=False)
+        return float(self.train_encoder(loader, optimizers["model"], epoch, verbose=False))
 
     def reset_parameters(self) -> None:
         super().reset_parameters()
@@ -71,12 +118,12 @@ class ARGA(GAE):
 
     def loss(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None
              ) -> LossOutput:
-        z = self._encode(x, edge_index, edge_weight)
+        z = self.forward(x, edge_index, edge_weight)
         recon, reg = self.recon_loss(z, edge_index), self.reg_loss(z)
         return LossOutput(recon + reg, {"recon": recon, "reg": reg})
 
     def loss_batch(self, batch: Data) -> LossOutput:
-        z = self._encode(**self._inputs(batch))
+        z = self.encoder(**self._inputs(batch))
         pos, neg = self._batch_pairs(batch)
         recon, reg = self.recon_loss(z, pos, neg), self.reg_loss(z[:int(batch.batch_size)])
         return LossOutput(recon + reg, {"recon": recon, "reg": reg})
@@ -99,7 +146,9 @@ class ARGA(GAE):
 
 
 class ARGVA(_Variational, ARGA):
-    r"""Variational :class:`ARGA`: the encoder gives ``(mu, logstd)``, codes are sampled by
+    r"""Adversarially regularised variational graph auto-encoder (Pan et al., IJCAI 2018).
+
+    Variational :class:`ARGA`: the encoder gives ``(mu, logstd)``, codes are sampled by
     reparametrisation and the encoder loss adds the VGAE term ``KL / N``:
     :math:`\mathcal{L}_{\text{recon}} + \mathcal{L}_{\text{reg}} + \frac{1}{N} KL`.
     ``embed`` returns ``mu``.

@@ -1,22 +1,46 @@
-"""Base classes of every pyagc model (Encode-Cluster-Optimize).
+"""Base classes of every pyagc model (Encode-Cluster-Optimize), and the contract the runner
+relies on.
 
 * :class:`BaseModel` — anything that maps a graph to node embeddings (``embed``).
 * :class:`TrainableModel` — a :class:`BaseModel` with a ``loss``; provides the full-batch
   and mini-batch training steps so that models never carry their own loop.
 * :class:`ClusteringModel` — a :class:`TrainableModel` whose ``forward`` returns hard
   cluster labels (joint methods such as DMoN).
+
+A model describes itself to the runner, as scikit-learn estimators do with their tags:
+
+* class-level facts: :attr:`~BaseModel.family` (its ECO family, one of :data:`FAMILIES`),
+  :attr:`~BaseModel.supports_mini_batch`, :attr:`~BaseModel.needs_features`,
+  :attr:`~BaseModel.cluster_methods`; its one-line description is the first line of its
+  docstring (:meth:`~BaseModel.description`);
+* overridable steps with defaults that fit most models: :meth:`~BaseModel.from_config`
+  (build from the ``model`` section of its YAML), :meth:`~BaseModel.prepare` (once per
+  graph), :meth:`~TrainableModel.param_groups`, :meth:`~TrainableModel.train_loader` (what an
+  epoch iterates over), :meth:`~TrainableModel.fit_epoch`, :meth:`~BaseModel.infer_embedding`
+  and :meth:`~BaseModel.predict` (labels, or ``None`` to let the runner run KMeans).
+
+The runner (:mod:`pyagc.runner`) knows no method by name: it finds the classes exported by
+:mod:`pyagc.models` and drives them through this contract only.
 """
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
-from typing import Any, Callable, Dict, Iterable, Optional, Union
+from typing import (Any, Callable, ClassVar, Dict, Iterable, List, Mapping, Optional, Tuple,
+                    Union)
 
 import torch
 from torch import Tensor
-from torch.nn import Module
+from torch.nn import Module, Parameter
 from torch.optim import Optimizer
 from torch_geometric.data import Data
 from tqdm.auto import tqdm
+
+from pyagc.ops.random import DeviceGenerators
+from pyagc.utils.validation import ConfigError
+
+#: The ECO families: how a method gets from a graph to clusters.
+FAMILIES = ("traditional", "non-parametric", "deep-decoupled", "deep-joint")
 
 
 class LossOutput:
@@ -72,13 +96,55 @@ def _model_device(module: Module) -> torch.device:
     return torch.device("cpu")
 
 
+def _init_parameters(cls: type) -> Dict[str, inspect.Parameter]:
+    params = dict(inspect.signature(cls.__init__).parameters)
+    params.pop("self", None)
+    return params
+
+
+def _construct(cls: type, kwargs: Dict[str, Any]) -> Any:
+    """``cls(**kwargs)``, turning a config key the constructor does not take into one
+    :class:`~pyagc.utils.validation.ConfigError` that lists the accepted ones."""
+    params = _init_parameters(cls)
+    named = {k: p for k, p in params.items()
+             if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)}
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(k for k in kwargs if k not in named)
+        if unknown:
+            raise ConfigError(f"model.{unknown[0]} is not an argument of {cls.__name__}; it "
+                              f"takes: {', '.join(named)}.")
+    missing = [k for k, p in named.items() if p.default is inspect.Parameter.empty
+               and p.kind is not inspect.Parameter.VAR_KEYWORD and k not in kwargs]
+    if missing:
+        raise ConfigError(f"{cls.__name__} needs model.{missing[0]} in its config (required "
+                          f"argument{'s' if len(missing) > 1 else ''}: {', '.join(missing)}).")
+    return cls(**kwargs)
+
+
 class BaseModel(ABC, Module):
     """Interface of every pyagc model: :meth:`embed` returns node embeddings.
 
     ``infer_full`` runs on the whole graph, ``infer_batch`` over a neighbour loader and keeps
     only the seed nodes of each batch (the first ``batch.batch_size`` rows), so the result is
     aligned with the loader's input nodes.
+
+    Subclasses state what the runner needs to know as class attributes (``family``,
+    ``supports_mini_batch``, ``needs_features``, ``cluster_methods``) and override the steps
+    whose default does not fit (see the module docstring).
     """
+
+    #: ECO family, one of :data:`FAMILIES`.
+    family: ClassVar[str] = "non-parametric"
+    #: Whether the model trains and infers on neighbour-sampled mini-batches (``--mini-batch``).
+    supports_mini_batch: ClassVar[bool] = False
+    #: Whether the model reads node features (``data.x``).
+    needs_features: ClassVar[bool] = True
+    #: Clustering steps other than KMeans that ``cluster.method`` may name
+    #: (see :meth:`round_embedding`).
+    cluster_methods: ClassVar[Tuple[str, ...]] = ()
+    #: What builds the ``model.encoder`` config section (:meth:`build_encoder`); ``None``:
+    #: :func:`pyagc.encoders.create_tuned_gnn`.
+    encoder_factory: ClassVar[Optional[Callable[..., Module]]] = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
@@ -96,6 +162,119 @@ class BaseModel(ABC, Module):
     def device(self) -> torch.device:
         return _model_device(self)
 
+    # ------------------------------------------------------------------ self-description
+    @classmethod
+    def description(cls) -> str:
+        """One line for ``pyagc list``: the first line of the class docstring."""
+        doc = inspect.getdoc(cls) if cls.__doc__ else None
+        return doc.strip().splitlines()[0].strip() if doc else cls.__name__
+
+    @classmethod
+    def accepts_seed(cls) -> bool:
+        """Whether the constructor takes a ``seed`` (the runner then passes each run's)."""
+        return "seed" in _init_parameters(cls)
+
+    @classmethod
+    def build_encoder(cls, encoder_cfg: Mapping[str, Any], in_channels: int) -> Module:
+        """The encoder described by the ``model.encoder`` config section:
+        ``encoder_factory(in_channels=in_channels, **section)``."""
+        from pyagc.encoders import create_tuned_gnn
+        factory = cls.encoder_factory or create_tuned_gnn
+        try:
+            return factory(in_channels=in_channels, **dict(encoder_cfg))
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"Bad model.encoder settings for {cls.__name__}: {err}") from None
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any], data: Data, n_clusters: int, *,
+                    seed: Optional[int] = None) -> "BaseModel":
+        """Build the model from the ``model`` section of its config for graph ``data``.
+
+        The default passes the section's keys to the constructor, and on top of them:
+        ``encoder`` (a mapping) becomes :meth:`build_encoder` for ``data.num_features``
+        inputs; constructor arguments ``hidden_channels`` / ``n_features`` that the section
+        leaves out get the encoder's output width; ``n_clusters`` and ``seed`` are passed when
+        the constructor takes them and the section does not set them. A key the constructor
+        does not take raises :class:`~pyagc.utils.validation.ConfigError` listing the
+        accepted ones. Override it when the model needs more from the graph (e.g. Node2Vec's
+        edge list).
+        """
+        kwargs = dict(cfg)
+        params = _init_parameters(cls)
+        encoder_cfg = kwargs.get("encoder")
+        if isinstance(encoder_cfg, Mapping):
+            if getattr(data, "x", None) is None:
+                raise ValueError(f"{cls.__name__} needs node features, but the graph has none.")
+            kwargs["encoder"] = cls.build_encoder(encoder_cfg, int(data.num_features))
+        encoder = kwargs.get("encoder")
+        if isinstance(encoder, Module) and getattr(encoder, "out_channels", None):
+            for name in ("hidden_channels", "n_features"):
+                if name in params and name not in kwargs:
+                    kwargs[name] = int(encoder.out_channels)
+        if "n_clusters" in params and "n_clusters" not in kwargs:
+            kwargs["n_clusters"] = int(n_clusters)
+        if "seed" in params and kwargs.get("seed") is None and seed is not None:
+            kwargs["seed"] = int(seed)
+        return _construct(cls, kwargs)
+
+    # ------------------------------------------------------------------ runner steps
+    def prepare(self, data: Data) -> None:
+        """Once per graph, before training: whole-graph statistics or precomputations a
+        model needs (nothing by default)."""
+
+    @property
+    def num_hops(self) -> int:
+        """Hops of neighbourhood a node's embedding depends on, i.e. what a mini-batch must
+        sample: the encoder's ``num_layers`` (1 without an encoder)."""
+        encoder = getattr(self, "encoder", None)
+        return max(1, int(getattr(encoder, "num_layers", 1) or 1))
+
+    @torch.no_grad()
+    def infer_embedding(self, data: Data, loader: Optional[Iterable[Data]] = None,
+                        verbose: bool = False) -> Tensor:
+        """The embedding the clustering step sees, ``[N, d]``, in eval mode: :meth:`embed`
+        on the whole graph, or over the batches of a neighbour ``loader`` (seed rows only)."""
+        return self._run_inference(self.embed, data, loader, verbose)
+
+    def predict(self, data: Data, embedding: Tensor,
+                loader: Optional[Iterable[Data]] = None) -> Optional[Tensor]:
+        """Hard labels ``[N]`` that the model gives itself, or ``None`` (the default for
+        decoupled methods): the runner then clusters ``embedding`` with KMeans or with one
+        of :attr:`cluster_methods`."""
+        return None
+
+    def round_embedding(self, embedding: Tensor, method: str) -> Tensor:
+        """Labels ``[N]`` from ``embedding`` by the clustering step ``method``, one of
+        :attr:`cluster_methods` (none by default)."""
+        known = ", ".join(("kmeans",) + tuple(self.cluster_methods))
+        raise ValueError(f"cluster.method {method!r} is not available for "
+                         f"{type(self).__name__}; use one of: {known}.")
+
+    def random_state(self) -> Dict[str, Any]:
+        """The states of the model's own seeded random streams (``torch.Generator`` and
+        :class:`~pyagc.ops.random.DeviceGenerators` attributes of the model and its
+        submodules), so that a resumed run draws what an uninterrupted one would."""
+        states: Dict[str, Any] = {}
+        for path, module in self.named_modules():
+            for attr, value in vars(module).items():
+                if isinstance(value, torch.Generator):
+                    states[f"{path}.{attr}"] = value.get_state()
+                elif isinstance(value, DeviceGenerators):
+                    states[f"{path}.{attr}"] = value.state_dict()
+        return states
+
+    def set_random_state(self, states: Mapping[str, Any]) -> None:
+        """Restore what :meth:`random_state` returned."""
+        modules = dict(self.named_modules())
+        for key, state in states.items():
+            path, _, attr = key.rpartition(".")
+            stream = getattr(modules.get(path), attr, None)
+            if isinstance(stream, torch.Generator):
+                stream.set_state(state)
+            elif isinstance(stream, DeviceGenerators):
+                stream.load_state_dict(state)
+
+    # ------------------------------------------------------------------ inference
     def _inputs(self, data: Data) -> Dict[str, Any]:
         """The keyword inputs taken from a :class:`Data` object (x, edge_index, edge_weight)."""
         inputs = {"x": data.x, "edge_index": data.edge_index}
@@ -107,30 +286,30 @@ class BaseModel(ABC, Module):
         return self.embed(*args, **kwargs)
 
     @torch.no_grad()
-    def infer_full(self, data: Data) -> Any:
-        was_training = self.training
-        self.eval()
-        try:
-            data = data.to(self.device)
-            return self._infer(**self._inputs(data))
-        finally:
-            self.train(was_training)
-
-    @torch.no_grad()
-    def infer_batch(self, loader: Iterable[Data], verbose: bool = True) -> Any:
+    def _run_inference(self, fn: Callable[..., Tensor], data: Optional[Data],
+               loader: Optional[Iterable[Data]], verbose: bool) -> Tensor:
+        """``fn(**inputs)`` in eval mode on ``data``, or on each batch of ``loader`` keeping
+        the first ``batch.batch_size`` rows (moved to CPU)."""
         was_training = self.training
         self.eval()
         outputs = []
         try:
+            if loader is None:
+                return fn(**self._inputs(data.to(self.device)))
             for batch in tqdm(loader, desc="Inference", disable=not verbose, leave=False):
                 batch = batch.to(self.device)
-                out = self._infer(**self._inputs(batch))
-                outputs.append(out[:batch.batch_size].cpu())
+                outputs.append(fn(**self._inputs(batch))[:batch.batch_size].cpu())
         finally:
             self.train(was_training)
         if not outputs:
             raise ValueError("infer_batch received an empty loader: give it at least one seed node.")
         return torch.cat(outputs, dim=0)
+
+    def infer_full(self, data: Data) -> Any:
+        return self._run_inference(self._infer, data, None, False)
+
+    def infer_batch(self, loader: Iterable[Data], verbose: bool = True) -> Any:
+        return self._run_inference(self._infer, None, loader, verbose)
 
 
 class TrainableModel(BaseModel):
@@ -141,6 +320,7 @@ class TrainableModel(BaseModel):
     the loss stops being finite.
     """
 
+    family: ClassVar[str] = "deep-decoupled"
     logger = None
 
     def set_logger(self, logger) -> None:
@@ -159,6 +339,35 @@ class TrainableModel(BaseModel):
     def loss_batch(self, batch: Data, **kwargs: Any) -> Union[Tensor, LossOutput]:
         """Loss of one mini-batch; by default the full-graph loss on the sampled subgraph."""
         return self.loss(**self._inputs(batch), **kwargs)
+
+    # ------------------------------------------------------------------ runner steps
+    def param_groups(self) -> Dict[str, List[Parameter]]:
+        """The parameters trained by each optimiser, by name: one group ``'model'`` by
+        default. Several groups (e.g. ARGA's ``'discriminator'``) get one optimiser each;
+        group ``g`` uses the learning rate ``train.<g>_lr`` when the config sets it."""
+        return {"model": list(self.parameters())}
+
+    def train_loader(self, data: Data, *, mini_batch: bool = False, batch_size: int = 1024,
+                     fan_out: Union[int, List[int]] = 10, seed: Optional[int] = None) -> Any:
+        """What one epoch iterates over: the whole graph on the model's device by default,
+        or with ``mini_batch`` a :class:`pyagc.sampling.NeighborLoader` over all nodes
+        (:attr:`num_hops` hops, ``fan_out`` neighbours per hop, ``batch_size`` seeds,
+        shuffled, seeded). Override for models with their own batches (random walks, pairs)."""
+        if not mini_batch:
+            return data.to(self.device)
+        from pyagc.sampling import neighbor_loader
+        return neighbor_loader(data, self.num_hops, fan_out, batch_size, shuffle=True,
+                               seed=seed)
+
+    def fit_epoch(self, loader: Any, optimizers: Mapping[str, Optimizer], epoch: int,
+                  verbose: bool = False, **loss_kwargs: Any) -> float:
+        """One training epoch over what :meth:`train_loader` returned, with one optimiser per
+        :meth:`param_groups` entry; returns the epoch's loss. The default is
+        :meth:`train_full` on a whole graph and :meth:`train_batch` on a loader."""
+        optimizer = optimizers["model"]
+        if isinstance(loader, Data):
+            return self.train_full(loader, optimizer, epoch, verbose=False, **loss_kwargs)
+        return self.train_batch(loader, optimizer, epoch, verbose=verbose, **loss_kwargs)
 
     def _step(self, optimizer: Optimizer, out: Union[Tensor, LossOutput], epoch: int,
               where: str) -> LossOutput:
@@ -214,12 +423,30 @@ class ClusteringModel(TrainableModel):
     support :meth:`initialize_cluster_centers`.
     """
 
+    family: ClassVar[str] = "deep-joint"
+
     @abstractmethod
     def forward(self, *args: Any, **kwargs: Any) -> Tensor:
         """Hard cluster assignments of shape ``[num_nodes]``."""
 
     def _infer(self, *args: Any, **kwargs: Any) -> Tensor:
         return self.forward(*args, **kwargs)
+
+    @torch.no_grad()
+    def predict(self, data: Data, embedding: Tensor,
+                loader: Optional[Iterable[Data]] = None) -> Tensor:
+        """Hard labels ``[N]``: the cluster head's ``cluster(embedding)`` when the head has
+        one (``forward`` is "encode, then the head" for such models, so the graph is encoded
+        only once), else :meth:`forward` on the graph (or over ``loader``)."""
+        head = getattr(self, "cluster_head", None)
+        if head is None or not hasattr(head, "cluster"):
+            return self._run_inference(self._infer, data, loader, False).view(-1)
+        was_training = self.training
+        self.eval()
+        try:
+            return head.cluster(embedding.to(self.device)).view(-1).cpu()
+        finally:
+            self.train(was_training)
 
     @torch.no_grad()
     def initialize_cluster_centers(self, data: Data, num_layers: int,
@@ -240,20 +467,12 @@ class ClusteringModel(TrainableModel):
         head = getattr(self, "cluster_head", None)
         if head is None or not hasattr(head, "reset_cluster_centers"):
             raise TypeError(f"{type(self).__name__} has no cluster head with centres to initialise.")
-        was_training = self.training
-        self.eval()
-        try:
-            if train_idx is None:
-                z = self.embed(**self._inputs(data.to(self.device)))
-            else:
-                from pyagc.sampling import NeighborLoader
-                loader = NeighborLoader(data, num_neighbors=[fan_out] * num_layers,
-                                        input_nodes=train_idx, batch_size=batch_size)
-                z = torch.cat([self.embed(**self._inputs(b.to(self.device)))[:b.batch_size]
-                               for b in tqdm(loader, desc="Embedding", disable=not verbose,
-                                             leave=False)])
-        finally:
-            self.train(was_training)
+        loader = None
+        if train_idx is not None:
+            from pyagc.sampling import NeighborLoader
+            loader = NeighborLoader(data, num_neighbors=[fan_out] * num_layers,
+                                    input_nodes=train_idx, batch_size=batch_size)
+        z = self.infer_embedding(data, loader, verbose=verbose).to(self.device)
         from pyagc.clusters import TorchKMeans
         kmeans = TorchKMeans(n_clusters=head.n_clusters, n_init=10,
                              random_state=int(torch.initial_seed() % (2 ** 31)))
@@ -268,4 +487,5 @@ def check_finite_loss(loss: Tensor, epoch: int) -> None:
     _check_finite(loss, epoch, "custom step")
 
 
-__all__ = ["LossOutput", "BaseModel", "TrainableModel", "ClusteringModel", "check_finite_loss"]
+__all__ = ["FAMILIES", "LossOutput", "BaseModel", "TrainableModel", "ClusteringModel",
+           "check_finite_loss"]

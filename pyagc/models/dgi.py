@@ -14,7 +14,6 @@ from torch_geometric.data import Data
 from torch_geometric.nn.inits import reset, uniform
 
 from pyagc.models.base import LossOutput, TrainableModel
-from pyagc.ops.encoder_inputs import EncoderInputCache, permute_rows
 from pyagc.ops.random import DeviceGenerators
 
 __all__ = ["DGI"]
@@ -28,11 +27,13 @@ def _shuffle_rows(x: Tensor, edge_index: Tensor, *args: Any,
                   generator: Optional[torch.Generator] = None, **kwargs: Any
                   ) -> Tuple[Tensor, Tensor]:
     perm = torch.randperm(x.size(0), generator=generator, device=x.device)
-    return permute_rows(x, perm), edge_index
+    return x[perm], edge_index
 
 
 class DGI(TrainableModel):
-    r"""Deep Graph Infomax: an encoder :math:`\mathcal{E}` trained so that a bilinear
+    r"""Deep graph infomax (Veličković et al., ICLR 2019).
+
+    Deep Graph Infomax: an encoder :math:`\mathcal{E}` trained so that a bilinear
     discriminator tells the patches of the graph from those of a corrupted graph, both
     scored against the real graph's summary :math:`\mathbf{s} = \mathcal{R}(\mathbf{H})`:
 
@@ -48,8 +49,9 @@ class DGI(TrainableModel):
         encoder: maps ``(x [N, F], edge_index)`` to ``[N, H]``.
         summary: readout ``R(z, *args) -> [H]``; default :math:`\sigma(\text{mean}_i\,\mathbf{z}_i)`.
         corruption: ``C(x, edge_index) -> (x', edge_index')`` (or just ``x'``); default a
-            uniform row permutation of ``x``. A custom corruption draws its own randomness.
-        sparse_inputs: see :class:`~pyagc.models.GAE`.
+            uniform row permutation of ``x`` (an encoder with ``supports_x_perm``, such as
+            :class:`~pyagc.encoders.TunedGNN`, is given the permutation as ``x_perm=`` and
+            applies it to its prepared features). A custom corruption draws its own randomness.
         seed: seed of the default corruption's permutations (keyword-only; ``None``: torch's
             global RNG). Each device gets its own generator seeded with ``seed``;
             ``reset_parameters`` restarts them.
@@ -59,9 +61,12 @@ class DGI(TrainableModel):
     the rows of the whole sampled subgraph.
     """
 
+    family = "deep-decoupled"
+    supports_mini_batch = True
+
     def __init__(self, hidden_channels: int, encoder: Module,
                  summary: Optional[Callable] = None, corruption: Optional[Callable] = None,
-                 sparse_inputs: str = "auto", *, seed: Optional[int] = None) -> None:
+                 *, seed: Optional[int] = None) -> None:
         super().__init__()
         if not isinstance(hidden_channels, int) or hidden_channels < 1:
             raise ValueError(f"hidden_channels must be a positive int, got {hidden_channels!r}.")
@@ -72,7 +77,6 @@ class DGI(TrainableModel):
         self.summary = _mean_summary if summary is None else summary
         self.corruption = _shuffle_rows if corruption is None else corruption
         self.weight = Parameter(torch.empty(hidden_channels, hidden_channels))
-        self._encoder_inputs = EncoderInputCache(sparse_inputs)
         self._rng = DeviceGenerators(seed)
         self.reset_parameters()
 
@@ -81,39 +85,33 @@ class DGI(TrainableModel):
         if isinstance(self.summary, Module):
             reset(self.summary)
         uniform(self.hidden_channels, self.weight)
-        self._encoder_inputs.clear()
         self._rng.reset()
-
-    def _encode(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
-                **kwargs: Any) -> Tensor:
-        return self._encoder_inputs.encode(self.encoder, x, edge_index, edge_weight, **kwargs)
 
     def _corrupt(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
                  **kwargs: Any) -> Tensor:
+        r"""The encoding of the corrupted graph, :math:`\tilde{\mathbf{H}}`."""
         if self.corruption is _shuffle_rows:
-            # Permuting the cached (possibly CSR) features keeps the corrupted pass as cheap
-            # as the clean one; the graph is unchanged so its cached adjacency is reused.
-            x_enc, adj, weight = self._encoder_inputs(self.encoder, x, edge_index, edge_weight)
-            if weight is not None:
-                kwargs["edge_weight"] = weight
-            x_perm = _shuffle_rows(x_enc, adj, generator=self._rng(x_enc.device))[0]
-            return self.encoder(x_perm, adj, **kwargs)
+            perm = torch.randperm(x.size(0), generator=self._rng(x.device), device=x.device)
+            if getattr(self.encoder, "supports_x_perm", False):
+                # The encoding of x[perm], the encoder shuffling its prepared (CSR) features.
+                return self.embed(x, edge_index, edge_weight, x_perm=perm, **kwargs)
+            return self.embed(x[perm], edge_index, edge_weight, **kwargs)
         out = self.corruption(x, edge_index)
         out = out if isinstance(out, tuple) else (out, edge_index)
-        if len(out) == 3:
-            return self._encode(*out, **kwargs)
-        return self._encode(out[0], out[1], edge_weight, **kwargs)
+        return self.embed(*(out if len(out) == 3 else (*out, edge_weight)), **kwargs)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
                 **kwargs: Any) -> Tuple[Tensor, Tensor, Tensor]:
         """``(pos_z [N, H], neg_z [N, H], summary [H])``."""
-        pos_z = self._encode(x, edge_index, edge_weight, **kwargs)
+        pos_z = self.embed(x, edge_index, edge_weight, **kwargs)
         neg_z = self._corrupt(x, edge_index, edge_weight, **kwargs)
         return pos_z, neg_z, self.summary(pos_z)
 
     def embed(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
               **kwargs: Any) -> Tensor:
-        return self._encode(x, edge_index, edge_weight, **kwargs)
+        if edge_weight is not None:
+            kwargs["edge_weight"] = edge_weight
+        return self.encoder(x, edge_index, **kwargs)
 
     def discriminate(self, z: Tensor, summary: Tensor, sigmoid: bool = True) -> Tensor:
         """Scores :math:`\\mathbf{z}_i^\\top\\mathbf{W}\\mathbf{s}` of each patch, shape ``[N]``."""

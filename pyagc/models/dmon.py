@@ -15,13 +15,15 @@ from torch_geometric.nn.inits import reset
 from pyagc.clusters.dmon_head import DMoNClusterHead
 from pyagc.models.base import ClusteringModel, LossOutput
 from pyagc.ops.degree import degree
-from pyagc.ops.encoder_inputs import EncoderInputCache, TensorCache
+from pyagc.utils.validation import check_scalar
 
 __all__ = ["DMoN"]
 
 
 class DMoN(ClusteringModel):
-    r"""Deep Modularity Network: soft assignments :math:`\mathbf{S} =
+    r"""Deep modularity networks (Tsitsulin et al., JMLR 2023).
+
+    Deep Modularity Network: soft assignments :math:`\mathbf{S} =
     \mathrm{softmax}(\mathrm{Lin}(\mathcal{E}(\mathbf{X}, \mathbf{A})))` trained on
 
     .. math::
@@ -38,14 +40,13 @@ class DMoN(ClusteringModel):
         n_clusters: number of clusters ``k``.
         lam: weight :math:`\lambda` of the collapse regulariser.
         dropout: dropout on the assignment logits (the paper's head, 0.5 there); default 0.
-        sparse_inputs: see :class:`~pyagc.models.GAE`.
 
     Set-up: the DMoN paper's encoder is a GCN layer with a skip connection and SELU
     (``create_tuned_gnn('gcn', F, 64, 1, act='selu', act_last=True, residual=True)``) and its
-    head drops 0.5 of the logits (``dropout=0.5``). On Cora (5 seeds, lr 1e-3, patience 50)
-    that set-up reaches 47.8 ± 2.6 NMI / 62.3 ± 4.4 ACC, against 43.8 / 53.0 for the published
-    configuration, whose ``act_last=False`` leaves the one-layer encoder linear
-    (``benchmarks/bench_deep.py``). The head's projection starts orthogonal (as in the paper).
+    head drops 0.5 of the logits (``dropout=0.5``); the published configuration's
+    ``act_last=False`` leaves the one-layer encoder linear (figures of both in
+    ``pyagc/configs/DMoN.yaml`` and ``benchmarks/bench_deep.py``). The head's projection
+    starts orthogonal (as in the paper).
 
     Mini-batch (:meth:`loss_batch`, needs :meth:`set_graph_statistics` once): with seeds drawn
     uniformly, the loss is evaluated on the seeds only, on the edges the sampler returned among
@@ -61,19 +62,19 @@ class DMoN(ClusteringModel):
     large batches.
     """
 
+    family = "deep-joint"
+    supports_mini_batch = True
+
     def __init__(self, encoder: Module, n_features: int, n_clusters: int, lam: float = 1.0,
-                 dropout: float = 0.0, sparse_inputs: str = "auto") -> None:
+                 dropout: float = 0.0) -> None:
         super().__init__()
         if not isinstance(encoder, Module):
             raise TypeError(f"encoder must be a torch.nn.Module, got {type(encoder).__name__}.")
-        if not isinstance(lam, (int, float)) or isinstance(lam, bool) or lam < 0:
-            raise ValueError(f"lam must be a non-negative number, got {lam!r}.")
+        check_scalar(lam, "lam", (int, float), min_val=0)
         self.encoder = encoder
         self.cluster_head = DMoNClusterHead(n_clusters, n_features, dropout)
         self.n_clusters = n_clusters
         self.lam = float(lam)
-        self._encoder_inputs = EncoderInputCache(sparse_inputs)
-        self._deg = TensorCache(degree)
         self.register_buffer("global_deg", None, persistent=False)
         self.register_buffer("global_num_edges", None, persistent=False)
         self.global_two_m: Optional[float] = None
@@ -82,7 +83,10 @@ class DMoN(ClusteringModel):
     def reset_parameters(self) -> None:
         reset(self.encoder)
         self.cluster_head.reset_parameters()
-        self._encoder_inputs.clear()
+
+    def prepare(self, data: Data) -> None:
+        """The whole graph's statistics for mini-batch losses (:meth:`set_graph_statistics`)."""
+        self.set_graph_statistics(data)
 
     def set_graph_statistics(self, data: Data) -> None:
         """Remember the whole graph's weighted degrees (``data.edge_weight`` if present),
@@ -98,13 +102,11 @@ class DMoN(ClusteringModel):
         if self.global_two_m <= 0:
             raise ValueError("The graph has no edges: DMoN's modularity is undefined.")
 
-    def _encode(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
-                **kwargs: Any) -> Tensor:
-        return self._encoder_inputs.encode(self.encoder, x, edge_index, edge_weight, **kwargs)
-
     def embed(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
               **kwargs: Any) -> Tensor:
-        return self._encode(x, edge_index, edge_weight, **kwargs)
+        if edge_weight is not None:
+            kwargs["edge_weight"] = edge_weight
+        return self.encoder(x, edge_index, **kwargs)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
                 **kwargs: Any) -> Tensor:
@@ -117,16 +119,8 @@ class DMoN(ClusteringModel):
 
     def loss(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
              **kwargs: Any) -> LossOutput:
-        z = self._encode(x, edge_index, edge_weight)
-        num_nodes = z.size(0)
-        if edge_weight is None:
-            # Unchanged between epochs: the SpMM adjacency and degrees are computed once.
-            adj = self._encoder_inputs.adjacency(edge_index, num_nodes, None, z.dtype)
-            deg = self._deg(edge_index, num_nodes, None, z.dtype)
-            spectral, collapse = self.cluster_head(z, adj, deg=deg)
-        else:
-            spectral, collapse = self.cluster_head(z, edge_index, edge_weight=edge_weight)
-        return self._output(spectral, collapse)
+        z = self.embed(x, edge_index, edge_weight)
+        return self._output(*self.cluster_head(z, edge_index, edge_weight=edge_weight))
 
     def loss_batch(self, batch: Data, **kwargs: Any) -> LossOutput:
         if self.global_deg is None:
@@ -136,7 +130,7 @@ class DMoN(ClusteringModel):
             raise ValueError("The batch has no n_id (global node ids); use "
                              "pyagc.sampling.NeighborLoader.")
         size = int(batch.batch_size)
-        z = self._encode(**self._inputs(batch))[:size]
+        z = self.encoder(**self._inputs(batch))[:size]
         edge_index = batch.edge_index
         to_seed = edge_index[:, edge_index[1] < size]
         sampled = degree(to_seed, size, dtype=z.dtype)

@@ -14,8 +14,8 @@ from torch_geometric.data import Data
 from torch_geometric.nn import InnerProductDecoder
 from torch_geometric.nn.inits import reset
 
+from pyagc.encoders.variational import VariationalEncoder
 from pyagc.models.base import LossOutput, TrainableModel
-from pyagc.ops.encoder_inputs import EncoderInputCache
 from pyagc.ops.negative_sampling import NegativeSampler
 from pyagc.ops.random import DeviceGenerators
 
@@ -23,7 +23,9 @@ __all__ = ["GAE", "VGAE"]
 
 
 class GAE(TrainableModel):
-    r"""Graph Auto-Encoder: an encoder :math:`\mathbf{Z} = f(\mathbf{X}, \mathbf{A})` trained to
+    r"""Graph auto-encoder (Kipf & Welling, 2016).
+
+    Graph Auto-Encoder: an encoder :math:`\mathbf{Z} = f(\mathbf{X}, \mathbf{A})` trained to
     reconstruct the edges through a decoder, by default the inner product
     :math:`\hat{A}_{ij} = \sigma(\mathbf{z}_i^\top \mathbf{z}_j)`.
 
@@ -34,11 +36,10 @@ class GAE(TrainableModel):
     with :math:`E^-` uniform node pairs that are not edges (as many as :math:`|E|`).
 
     Args:
-        encoder: maps ``(x [N, F], edge_index [2, E])`` to ``z [N, H]``.
+        encoder: maps ``(x [N, F], edge_index [2, E])`` to ``z [N, H]`` (a tuned GCN runs
+            on a cached CSR form of the graph by itself: its ``sparse_inputs`` option).
         decoder: maps ``(z, edge_index, sigmoid=...)`` to one score per pair, default
             :class:`torch_geometric.nn.InnerProductDecoder`.
-        sparse_inputs: ``'auto'`` feeds a GCN encoder a cached CSR adjacency and CSR features
-            (see :mod:`pyagc.ops.encoder_inputs`); ``'off'`` passes the inputs as given.
         seed: seed of the model's own draws, i.e. the negative pairs (and, in subclasses, the
             reparametrisation noise, prior samples) (keyword-only; ``None``: torch's global
             RNG). Each device the model runs on gets its own generator seeded with ``seed``
@@ -52,14 +53,16 @@ class GAE(TrainableModel):
     in exchange for far more positive pairs than the edges induced among the seeds.
     """
 
-    def __init__(self, encoder: Module, decoder: Optional[Module] = None,
-                 sparse_inputs: str = "auto", *, seed: Optional[int] = None) -> None:
+    family = "deep-decoupled"
+    supports_mini_batch = True
+
+    def __init__(self, encoder: Module, decoder: Optional[Module] = None, *,
+                 seed: Optional[int] = None) -> None:
         super().__init__()
         if not isinstance(encoder, Module):
             raise TypeError(f"encoder must be a torch.nn.Module, got {type(encoder).__name__}.")
         self.encoder = encoder
         self.decoder = InnerProductDecoder() if decoder is None else decoder
-        self._encoder_inputs = EncoderInputCache(sparse_inputs)
         self._negatives = NegativeSampler()
         self._rng = DeviceGenerators(seed)
         self.reset_parameters()
@@ -67,17 +70,14 @@ class GAE(TrainableModel):
     def reset_parameters(self) -> None:
         reset(self.encoder)
         reset(self.decoder)
-        self._encoder_inputs.clear()
         self._rng.reset()
-
-    def _encode(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
-                **kwargs: Any) -> Any:
-        return self._encoder_inputs.encode(self.encoder, x, edge_index, edge_weight, **kwargs)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
                 **kwargs: Any) -> Tensor:
         """The latent codes ``z``, shape ``[N, H]``."""
-        return self._encode(x, edge_index, edge_weight, **kwargs)
+        if edge_weight is not None:
+            kwargs["edge_weight"] = edge_weight
+        return self.encoder(x, edge_index, **kwargs)
 
     def embed(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
               **kwargs: Any) -> Tensor:
@@ -112,11 +112,11 @@ class GAE(TrainableModel):
 
     def loss(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None
              ) -> Union[Tensor, LossOutput]:
-        z = self._encode(x, edge_index, edge_weight)
+        z = self.forward(x, edge_index, edge_weight)
         return self.recon_loss(z, edge_index)
 
     def loss_batch(self, batch: Data) -> Union[Tensor, LossOutput]:
-        z = self._encode(**self._inputs(batch))
+        z = self.encoder(**self._inputs(batch))
         pos, neg = self._batch_pairs(batch)
         return self.recon_loss(z, pos, neg)
 
@@ -126,9 +126,14 @@ class _Variational:
 
     MAX_LOGSTD = 10.0
 
+    # The ``model.encoder`` section builds a shared trunk with ``mu`` and ``logstd`` heads.
+    encoder_factory = VariationalEncoder
+
     def _mu_logstd(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
                    **kwargs: Any) -> Tuple[Tensor, Tensor]:
-        out = self._encode(x, edge_index, edge_weight, **kwargs)
+        if edge_weight is not None:
+            kwargs["edge_weight"] = edge_weight
+        out = self.encoder(x, edge_index, **kwargs)
         if not (isinstance(out, (tuple, list)) and len(out) == 2):
             raise TypeError(f"{type(self).__name__} needs an encoder returning (mu, logstd); "
                             f"got {type(out).__name__}. Give it two output heads.")
@@ -168,7 +173,9 @@ class _Variational:
 
 
 class VGAE(_Variational, GAE):
-    r"""Variational GAE: the encoder gives :math:`(\boldsymbol\mu, \log\boldsymbol\sigma)`,
+    r"""Variational graph auto-encoder (Kipf & Welling, 2016).
+
+    Variational GAE: the encoder gives :math:`(\boldsymbol\mu, \log\boldsymbol\sigma)`,
     :math:`\mathbf{z} = \boldsymbol\mu + \boldsymbol\epsilon \odot \boldsymbol\sigma` and
 
     .. math::

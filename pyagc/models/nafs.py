@@ -9,16 +9,18 @@ import torch
 from scipy.sparse.csgraph import connected_components
 from torch import Tensor
 
-from pyagc.data.validation import check_features
 from pyagc.models.base import BaseModel
 from pyagc.ops import adjacency_csr, csr_to_torch, normalize_csr, spmm
+from pyagc.utils.validation import check_features
 
 _ENSEMBLES = ("mean", "max", "concat")
 _DISTANCES = ("cosine", "euclidean")
 
 
 class NAFS(BaseModel):
-    r"""Node-Adaptive Feature Smoothing, from `"NAFS: A Simple yet Tough-to-beat Baseline for
+    r"""Node-adaptive feature smoothing (Zhang et al., ICML 2022).
+
+    Node-Adaptive Feature Smoothing, from `"NAFS: A Simple yet Tough-to-beat Baseline for
     Graph Representation Learning" <https://arxiv.org/abs/2206.08583>`_ (Zhang et al., ICML 2022).
 
     For every normalisation exponent :math:`r` in ``r_list`` the features are smoothed with
@@ -56,6 +58,8 @@ class NAFS(BaseModel):
     Shapes:
         input ``x [N, F]``, ``edge_index [2, E]``; output ``[N, T F]`` (concat) or ``[N, F]``.
     """
+
+    family = "non-parametric"
 
     def __init__(self, K: int = 20, r_list: Optional[List[float]] = None,
                  ensemble: str = "concat", distance: str = "cosine") -> None:

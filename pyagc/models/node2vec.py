@@ -11,19 +11,15 @@ from torch.optim import Optimizer
 from torch.utils.data import DataLoader
 from torch_geometric.data import Data
 
-from pyagc.data.validation import check_edge_index
 from pyagc.models.base import LossOutput, TrainableModel
 from pyagc.sampling import random_walk, walk_graph, walk_windows
-
-
-def _check_int(name: str, value: Any, low: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
-    return value
+from pyagc.utils.validation import check_edge_index, check_scalar
 
 
 class Node2Vec(TrainableModel):
-    r"""Node2Vec, from `"node2vec: Scalable Feature Learning for Networks"
+    r"""node2vec random-walk embeddings (Grover & Leskovec, KDD 2016).
+
+    Node2Vec, from `"node2vec: Scalable Feature Learning for Networks"
     <https://arxiv.org/abs/1607.00653>`_ (Grover & Leskovec, KDD 2016).
 
     Every node starts ``walks_per_node`` walks of ``walk_length`` steps
@@ -57,6 +53,15 @@ class Node2Vec(TrainableModel):
         ``loss(pos_rw [B, c], neg_rw [B', c])``; ``embed() -> [num_nodes, embedding_dim]``.
     """
 
+    family = "traditional"
+    needs_features = False
+
+    @classmethod
+    def from_config(cls, cfg, data, n_clusters, *, seed=None) -> "Node2Vec":
+        """As :meth:`BaseModel.from_config`, walking the edges of ``data``."""
+        return super().from_config(dict(cfg, edge_index=data.edge_index,
+                                        num_nodes=data.num_nodes), data, n_clusters, seed=seed)
+
     def __init__(self, edge_index: Tensor, embedding_dim: int, walk_length: int,
                  context_size: int, walks_per_node: int = 1, p: float = 1.0, q: float = 1.0,
                  num_negative_samples: int = 1, num_nodes: Optional[int] = None,
@@ -68,18 +73,18 @@ class Node2Vec(TrainableModel):
             if edge_index.numel() == 0:
                 raise ValueError("num_nodes is required when edge_index is empty.")
             num_nodes = int(edge_index.max()) + 1
-        self.num_nodes = _check_int("num_nodes", int(num_nodes), 1)
-        self.embedding_dim = _check_int("embedding_dim", embedding_dim, 1)
-        self.walk_length = _check_int("walk_length", walk_length, 1)
-        self.context_size = _check_int("context_size", context_size, 2)
+        self.num_nodes = check_scalar(int(num_nodes), "num_nodes", int, min_val=1)
+        self.embedding_dim = check_scalar(embedding_dim, "embedding_dim", int, min_val=1)
+        self.walk_length = check_scalar(walk_length, "walk_length", int, min_val=1)
+        self.context_size = check_scalar(context_size, "context_size", int, min_val=2)
         if context_size > walk_length + 1:
             raise ValueError(f"context_size ({context_size}) must be at most walk_length + 1 "
                              f"({walk_length + 1}): a window cannot be longer than a walk.")
-        self.walks_per_node = _check_int("walks_per_node", walks_per_node, 1)
-        self.num_negative_samples = _check_int("num_negative_samples", num_negative_samples, 1)
+        self.walks_per_node = check_scalar(walks_per_node, "walks_per_node", int, min_val=1)
+        self.num_negative_samples = check_scalar(num_negative_samples, "num_negative_samples",
+                                                 int, min_val=1)
         for name, value in (("p", p), ("q", q)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                raise ValueError(f"{name} must be a positive number, got {value!r}.")
+            check_scalar(value, name, (int, float), min_val=0, include_boundaries="neither")
         self.p, self.q = float(p), float(q)
         self.sparse = bool(sparse)
         self.cpu_embedding = bool(cpu_embedding)
@@ -159,6 +164,16 @@ class Node2Vec(TrainableModel):
         """One pass over ``loader`` (from :meth:`loader`); returns the mean loss."""
         return self._train_epoch(loader, lambda walks: self.loss(*walks), optimizer, epoch,
                                  verbose)
+
+    def train_loader(self, data: Data, *, mini_batch: bool = False, batch_size: int = 128,
+                     fan_out: Any = None, seed: Optional[int] = None) -> DataLoader:
+        """Every epoch walks from every node: :meth:`loader` over shuffled start nodes."""
+        return self.loader(batch_size=batch_size, shuffle=True)
+
+    def fit_epoch(self, loader: Iterable[Tuple[Tensor, Tensor]],
+                  optimizers: Dict[str, Optimizer], epoch: int, verbose: bool = False,
+                  **loss_kwargs: Any) -> float:
+        return self.train_epoch(loader, optimizers["model"], epoch, verbose=verbose)
 
     # ---------------------------------------------------------------------------- inference
     @torch.no_grad()

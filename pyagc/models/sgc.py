@@ -6,9 +6,9 @@ from typing import Any, Optional
 import torch
 from torch import Tensor
 
-from pyagc.data.validation import check_features
 from pyagc.models.base import BaseModel
 from pyagc.ops import normalized_adjacency, propagate
+from pyagc.utils.validation import check_features, check_scalar
 
 _FLOWS = ("source_to_target", "target_to_source")
 
@@ -21,11 +21,12 @@ class FixedGraphFilter(BaseModel):
     Subclasses implement :meth:`apply_filter`.
     """
 
+    family = "non-parametric"
+
     def __init__(self, K: int = 1, cached: bool = False, add_self_loops: bool = True,
                  **kwargs: Any) -> None:
         super().__init__()
-        if not isinstance(K, int) or isinstance(K, bool) or K < 0:
-            raise ValueError(f"K must be a non-negative integer number of hops, got {K!r}.")
+        check_scalar(K, "K", int, min_val=0)
         flow = kwargs.pop("flow", "source_to_target")
         if flow not in _FLOWS:
             raise ValueError(f"flow must be one of {_FLOWS}, got {flow!r}.")
@@ -73,7 +74,9 @@ class FixedGraphFilter(BaseModel):
 
 
 class SGC(FixedGraphFilter):
-    r"""Simple graph convolution as a fixed filter, from `"Simplifying Graph Convolutional
+    r"""K-hop normalised-adjacency smoothing (Wu et al., ICML 2019).
+
+    Simple graph convolution as a fixed filter, from `"Simplifying Graph Convolutional
     Networks" <https://arxiv.org/abs/1902.07153>`_ (Wu et al., ICML 2019).
 
     .. math::

@@ -7,10 +7,13 @@ from torch import Tensor
 
 from pyagc.models.sgc import FixedGraphFilter
 from pyagc.ops import polynomial_filter
+from pyagc.utils.validation import check_scalar
 
 
 class SSGC(FixedGraphFilter):
-    r"""Simple spectral graph convolution, from `"Simple Spectral Graph Convolution"
+    r"""Markov-diffusion smoothing (Zhu & Koniusz, ICLR 2021).
+
+    Simple spectral graph convolution, from `"Simple Spectral Graph Convolution"
     <https://openreview.net/forum?id=CYO5T-YjWZV>`_ (Zhu & Koniusz, ICLR 2021).
 
     .. math::
@@ -37,9 +40,7 @@ class SSGC(FixedGraphFilter):
     def __init__(self, alpha: float, K: int = 1, cached: bool = False,
                  add_self_loops: bool = True, **kwargs: Any) -> None:
         super().__init__(K=K, cached=cached, add_self_loops=add_self_loops, **kwargs)
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}.")
-        self.alpha = float(alpha)
+        self.alpha = float(check_scalar(alpha, "alpha", (int, float), min_val=0, max_val=1))
 
     def apply_filter(self, adj: Tensor, x: Tensor) -> Tensor:
         if self.K == 0:

@@ -1,15 +1,17 @@
 """pyagc.ops — shared graph operators: normalised adjacency (sparse CSR), k-hop propagation,
 polynomial graph filters and randomized SVD."""
-from pyagc.ops.adjacency import adjacency_csr, csr_to_torch, normalize_csr, normalized_adjacency
+from pyagc.ops.adjacency import (adjacency_csr, cached_adjacency_and_degree, csr_to_torch,
+                                 normalize_csr, normalized_adjacency, to_sparse_adjacency)
 from pyagc.ops.degree import degree
 from pyagc.ops.propagate import polynomial_filter, propagate, spmm
 from pyagc.ops.svd import flip_signs, randomized_svd
-from pyagc.ops.encoder_inputs import EncoderInputCache, TensorCache, permute_rows
+from pyagc.ops.encoder_inputs import permute_rows, to_sparse_features
 from pyagc.ops.negative_sampling import NegativeSampler, sample_negative_edges
 from pyagc.ops.random import DeviceGenerators
 
-__all__ = ["adjacency_csr", "csr_to_torch", "normalize_csr", "normalized_adjacency", "degree",
+__all__ = ["adjacency_csr", "csr_to_torch", "normalize_csr", "normalized_adjacency",
+           "to_sparse_adjacency", "cached_adjacency_and_degree", "degree",
            "propagate", "spmm",
            "polynomial_filter", "randomized_svd", "flip_signs",
-           "EncoderInputCache", "TensorCache", "permute_rows", "NegativeSampler",
-           "sample_negative_edges", "DeviceGenerators"]
+           "to_sparse_features", "permute_rows", "NegativeSampler", "sample_negative_edges",
+           "DeviceGenerators"]

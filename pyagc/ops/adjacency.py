@@ -9,7 +9,9 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
-from pyagc.data.validation import check_edge_index
+from pyagc.ops.degree import degree
+from pyagc.utils.cache import TensorCache
+from pyagc.utils.validation import check_edge_index
 
 
 def _edge_weight_array(edge_weight: Optional[Tensor], num_edges: int) -> np.ndarray:
@@ -130,3 +132,39 @@ def normalized_adjacency(edge_index: Tensor, num_nodes: Optional[int] = None,
     if return_degree:
         return adj, torch.from_numpy(deg)
     return adj
+
+
+def to_sparse_adjacency(edge_index: Tensor, num_nodes: int,
+                        edge_weight: Optional[Tensor] = None,
+                        dtype: torch.dtype = torch.float32) -> Tensor:
+    """The transposed adjacency ``adj_t`` (``adj_t[j, i] = w`` for an edge ``i -> j``) as CSR.
+
+    PyG's message passing reads a sparse adjacency as ``adj_t`` (rows are the targets), which
+    is the convention of :func:`adjacency_csr`. No self-loops are added (a GCN adds its own).
+    Shape ``[num_nodes, num_nodes]``, values of ``dtype``, on the device of ``edge_index``.
+    """
+    matrix = adjacency_csr(edge_index, num_nodes, edge_weight, add_self_loops=False)
+    return csr_to_torch(matrix, dtype).to(edge_index.device)
+
+
+def _adjacency_and_degree(edge_index: Tensor, num_nodes: int,
+                          dtype: torch.dtype) -> Tuple[Tensor, Tensor]:
+    return (to_sparse_adjacency(edge_index, num_nodes, None, dtype),
+            degree(edge_index, num_nodes, None, dtype))
+
+
+_last_graph = TensorCache(_adjacency_and_degree)
+
+
+def cached_adjacency_and_degree(edge_index: Tensor, num_nodes: int,
+                                dtype: torch.dtype = torch.float32) -> Tuple[Tensor, Tensor]:
+    """``(adj_t, deg)`` of an unweighted graph: its CSR :func:`to_sparse_adjacency` and its
+    in-degrees (:func:`~pyagc.ops.degree`), both of ``dtype``.
+
+    Memoised for the last ``(edge_index, num_nodes, dtype)`` asked for (``edge_index`` by
+    identity and version counter, see :class:`~pyagc.utils.TensorCache`): full-batch training
+    asks for the same graph every epoch and gets it converted once, while a new mini-batch or an
+    edited ``edge_index`` is converted afresh. The last result stays referenced until the next
+    call with another graph.
+    """
+    return _last_graph(edge_index, num_nodes, dtype)

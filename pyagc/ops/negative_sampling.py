@@ -14,7 +14,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from pyagc.ops.encoder_inputs import TensorCache
+from pyagc.utils.cache import TensorCache
 
 __all__ = ["edge_keys", "sample_negative_edges", "NegativeSampler"]
 

@@ -37,3 +37,12 @@ class DeviceGenerators:
     def reset(self) -> None:
         """Restart every stream from ``seed``."""
         self._generators.clear()
+
+    def state_dict(self) -> Dict[str, torch.Tensor]:
+        """The state of each stream drawn from so far, by device name (for checkpoints)."""
+        return {str(device): gen.get_state() for device, gen in self._generators.items()}
+
+    def load_state_dict(self, state: Dict[str, torch.Tensor]) -> None:
+        """Continue every stream from a :meth:`state_dict`."""
+        for device, value in state.items():
+            self(device).set_state(value)

@@ -23,6 +23,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 import yaml
 
 from pyagc.utils import deep_update_dict
+from pyagc.utils.validation import ConfigError, check_scalar
 
 SECTIONS = ("model", "train", "cluster", "data")
 
@@ -51,7 +52,7 @@ BASE_CONFIG: Dict[str, Any] = {
     },
     "cluster": {
         "n_clusters": None,     # default: the number of classes in the labels
-        "method": "kmeans",     # kmeans, or a method-specific rounding (e.g. S2CAG's snem)
+        "method": "kmeans",     # kmeans, or one of the model's cluster_methods
         "backend": "torch",     # 'torch' (TorchKMeans) or 'sklearn'
         "n_init": 10,
         "max_iter": 300,
@@ -76,10 +77,6 @@ BASE_CONFIG: Dict[str, Any] = {
 
 STAGE_KEYS = ("epochs", "optimizer", "lr", "weight_decay", "patience", "min_delta", "restore_best",
               "loss_kwargs", "init_clusters")
-
-
-class ConfigError(ValueError):
-    """A config file or override that cannot be used (unknown key, bad YAML, bad value)."""
 
 
 _FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
@@ -336,23 +333,23 @@ def _check_values(config: Dict[str, Any]) -> None:
     train, cluster = config["train"], config["cluster"]
     for stage in training_stages(train):
         where = "train" if stage["name"] == "train" else f"train.stages.{stage['name']}"
-        _require_int(stage["epochs"], f"{where}.epochs", minimum=0)
-        _require_int(stage["patience"], f"{where}.patience", minimum=0)
-        _require_number(stage["lr"], f"{where}.lr", positive=True)
-        _require_number(stage["weight_decay"], f"{where}.weight_decay")
+        _require(stage["epochs"], f"{where}.epochs", int, min_val=0)
+        _require(stage["patience"], f"{where}.patience", int, min_val=0)
+        _require(stage["lr"], f"{where}.lr", (int, float), min_val=0, include_boundaries="neither")
+        _require(stage["weight_decay"], f"{where}.weight_decay", (int, float), min_val=0)
     for key in ("batch_size", "inference_batch_size", "checkpoint_every"):
-        _require_int(train[key], f"train.{key}", minimum=1)
+        _require(train[key], f"train.{key}", int, min_val=1)
     for key in ("fan_out", "inference_fan_out"):
         value = train[key]
         if isinstance(value, list):
             for item in value:
-                _require_int(item, f"train.{key}", minimum=-1)
+                _require(item, f"train.{key}", int, min_val=-1)
         else:
-            _require_int(value, f"train.{key}", minimum=-1)
+            _require(value, f"train.{key}", int, min_val=-1)
     if cluster["n_clusters"] is not None:
-        _require_int(cluster["n_clusters"], "cluster.n_clusters", minimum=1)
-    _require_int(cluster["n_init"], "cluster.n_init", minimum=1)
-    _require_int(cluster["max_iter"], "cluster.max_iter", minimum=1)
+        _require(cluster["n_clusters"], "cluster.n_clusters", int, min_val=1)
+    _require(cluster["n_init"], "cluster.n_init", int, min_val=1)
+    _require(cluster["max_iter"], "cluster.max_iter", int, min_val=1)
     if not isinstance(config["data"].get("normalize_features"), bool):
         raise ConfigError(f"data.normalize_features must be true or false, got "
                           f"{config['data'].get('normalize_features')!r}.")
@@ -361,16 +358,12 @@ def _check_values(config: Dict[str, Any]) -> None:
                           f"{cluster['backend']!r}.")
 
 
-def _require_int(value: Any, name: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-
-
-def _require_number(value: Any, name: str, positive: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or \
-            (positive and value == 0):
-        kind = "a positive number" if positive else "a non-negative number"
-        raise ConfigError(f"{name} must be {kind}, got {value!r}.")
+def _require(value: Any, name: str, target_type: Any, **bounds: Any) -> None:
+    """:func:`check_scalar` raising :class:`ConfigError` (``name`` is the dotted config key)."""
+    try:
+        check_scalar(value, name, target_type, **bounds)
+    except ValueError as err:   # ScalarTypeError is a ValueError too
+        raise ConfigError(str(err)) from None
 
 
 def dump_config(config: Dict[str, Any], path: Union[str, os.PathLike]) -> None:

@@ -8,7 +8,7 @@ import resource
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Type, Union
 
 import torch
 import torch.nn.functional as F
@@ -17,12 +17,12 @@ from torch_geometric.data import Data
 
 from pyagc.runner.checkpoint import CheckpointManager
 from pyagc.runner.config import resolve_config
-from pyagc.runner.recipe import EpochCallback, neighbor_loader, train_model
-from pyagc.runner.registry import MethodSpec, get_method
+from pyagc.runner.keys import LABEL_METRICS, STRUCTURE_METRICS, TIME_KEYS
+from pyagc.models import BaseModel, TrainableModel
+from pyagc.runner.recipe import EpochCallback, train_model
+from pyagc.runner.registry import get_method
+from pyagc.sampling import neighbor_loader
 
-LABEL_METRICS = ("NMI", "ARI", "ACC", "F1", "Homo", "Comp")
-STRUCTURE_METRICS = ("Mod", "Cond")
-TIME_KEYS = ("train", "inference", "clustering", "total")
 SYNTHETIC = "Synthetic"
 
 
@@ -185,21 +185,21 @@ def cluster_embedding(z: Tensor, n_clusters: int, cluster_cfg: Dict[str, Any], s
     return head.fit_predict(z).cpu()
 
 
-def _check_cluster_method(spec: MethodSpec, cluster_cfg: Dict[str, Any]) -> str:
+def _check_cluster_method(cls: Type[BaseModel], cluster_cfg: Dict[str, Any]) -> str:
     method = str(cluster_cfg.get("method", "kmeans")).lower()
-    if method != "kmeans" and method not in (spec.rounding or {}):
-        known = ", ".join(["kmeans", *(spec.rounding or {})])
-        raise ValueError(f"cluster.method {method!r} is not available for {spec.name}; use "
-                         f"one of: {known}.")
+    if method != "kmeans" and method not in cls.cluster_methods:
+        known = ", ".join(["kmeans", *cls.cluster_methods])
+        raise ValueError(f"cluster.method {method!r} is not available for {cls.__name__}; "
+                         f"use one of: {known}.")
     return method
 
 
-def _cluster(spec: MethodSpec, model, z: Tensor, n_clusters: int, cluster_cfg: Dict[str, Any],
+def _cluster(model: BaseModel, z: Tensor, n_clusters: int, cluster_cfg: Dict[str, Any],
              seed: int, verbose: bool) -> Tensor:
-    method = _check_cluster_method(spec, cluster_cfg)
+    method = _check_cluster_method(type(model), cluster_cfg)
     if method == "kmeans":
         return cluster_embedding(z, n_clusters, cluster_cfg, seed, verbose)
-    return spec.rounding[method](model, z).view(-1).long().cpu()
+    return model.round_embedding(z, method).view(-1).long().cpu()
 
 
 def score(data: Data, labels: Tensor) -> Dict[str, float]:
@@ -212,12 +212,12 @@ def score(data: Data, labels: Tensor) -> Dict[str, float]:
     return metrics
 
 
-def reuses_embedding(spec: MethodSpec, config: Dict[str, Any]) -> bool:
-    """Whether every run of ``spec`` computes the same embedding, so that only the clustering
-    (KMeans with each run's seed) has to be repeated: an untrained (``recipe='none'``) method
-    that is not seeded, or whose seed the config fixes (``model.seed``)."""
-    return (spec.recipe == "none" and not spec.joint
-            and (not spec.seeded or config["model"].get("seed") is not None))
+def reuses_embedding(cls: Type[BaseModel], config: Dict[str, Any]) -> bool:
+    """Whether every run of ``cls`` computes the same embedding, so that only the clustering
+    (KMeans with each run's seed) has to be repeated: an untrained decoupled model that takes
+    no seed, or whose seed the config fixes (``model.seed``)."""
+    return (not issubclass(cls, TrainableModel) and cls.family != "deep-joint"
+            and (not cls.accepts_seed() or config["model"].get("seed") is not None))
 
 
 @dataclass
@@ -226,20 +226,25 @@ class EmbeddingCache:
     :func:`reuses_embedding` holds (filled by :func:`run_once`)."""
 
     model: Any = None
-    output: Optional[Tensor] = None
+    embedding: Optional[Tensor] = None
     run: Optional[int] = None
     t_train: float = 0.0
     t_infer: float = 0.0
 
 
-def run_once(spec: MethodSpec, data: Data, config: Dict[str, Any], *, run: int = 0,
-             seed: int = 0, device: Union[str, torch.device] = "cpu", mini_batch: bool = False,
-             checkpoint_dir: Optional[str] = None, resume: bool = False,
-             logger: Optional[logging.Logger] = None, verbose: bool = True,
-             keep_embedding: bool = True,
+def run_once(method: Union[str, Type[BaseModel]], data: Data, config: Dict[str, Any], *,
+             run: int = 0, seed: int = 0, device: Union[str, torch.device] = "cpu",
+             mini_batch: bool = False, checkpoint_dir: Optional[str] = None,
+             resume: bool = False, logger: Optional[logging.Logger] = None,
+             verbose: bool = True, keep_embedding: bool = True,
              callbacks: Optional[List[EpochCallback]] = None,
              embedding_cache: Optional[EmbeddingCache] = None) -> RunResult:
-    """Build, train, embed/predict, cluster and score ``spec`` once with ``seed``.
+    """Build, train, embed/predict, cluster and score ``method`` once with ``seed``.
+
+    The model is driven through its contract only (:mod:`pyagc.models.base`):
+    ``from_config`` → ``prepare`` → (trainable models) the training recipe →
+    ``infer_embedding`` → ``predict``, and KMeans (or one of its ``cluster_methods``) on the
+    embedding when ``predict`` gives no labels.
 
     With an ``embedding_cache`` (only valid when :func:`reuses_embedding` holds) the first call
     fills it and later calls skip build and inference, reusing its model and embedding; only
@@ -249,42 +254,38 @@ def run_once(spec: MethodSpec, data: Data, config: Dict[str, Any], *, run: int =
     it reused (``embedding_from``).
     """
     from pyagc.utils import set_seed
+    cls = get_method(method)
+    name = cls.__name__
     logger = logger or logging.getLogger("pyagc.runner")
     device = torch.device(device)
     n_clusters = resolve_n_clusters(data, config["cluster"]["n_clusters"])
-    if spec.needs_features and getattr(data, "x", None) is None:
-        raise ValueError(f"{spec.name} needs node features, but the graph has none; pass a "
+    if cls.needs_features and getattr(data, "x", None) is None:
+        raise ValueError(f"{name} needs node features, but the graph has none; pass a "
                          "features file as the second --graph path.")
-    if mini_batch and not spec.mini_batch:
-        raise ValueError(f"{spec.name} does not support --mini-batch training "
-                         f"({spec.family}); run it without --mini-batch.")
-    if embedding_cache is not None and not reuses_embedding(spec, config):
-        raise ValueError(f"{spec.name} computes a different embedding in every run; it cannot "
+    if mini_batch and not cls.supports_mini_batch:
+        raise ValueError(f"{name} does not support --mini-batch training "
+                         f"({cls.family}); run it without --mini-batch.")
+    if embedding_cache is not None and not reuses_embedding(cls, config):
+        raise ValueError(f"{name} computes a different embedding in every run; it cannot "
                          "share one through an embedding cache.")
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     set_seed(seed)
-    if embedding_cache is not None and embedding_cache.output is not None:
-        model, output = embedding_cache.model, embedding_cache.output
-        t_train, t_infer, history = embedding_cache.t_train, embedding_cache.t_infer, []
+    if embedding_cache is not None and embedding_cache.embedding is not None:
         logger.info("Run %d reuses the embedding of run %d (deterministic %s); only the "
-                    "clustering is repeated.", run, embedding_cache.run, spec.name)
-        return _finish(spec, model, data, output, config, run=run, seed=seed, device=device,
-                       mini_batch=mini_batch, logger=logger, verbose=verbose,
-                       keep_embedding=keep_embedding, history=history, t_train=t_train,
-                       t_infer=t_infer, embedding_from=embedding_cache.run)
+                    "clustering is repeated.", run, embedding_cache.run, name)
+        return _finish(embedding_cache.model, data, embedding_cache.embedding, None, config,
+                       run=run, seed=seed, device=device, logger=logger, verbose=verbose,
+                       keep_embedding=keep_embedding, history=[],
+                       t_train=embedding_cache.t_train, t_infer=embedding_cache.t_infer,
+                       embedding_from=embedding_cache.run)
     start = time.perf_counter()
-
-    model_cfg = dict(config["model"])
-    if spec.seeded:
-        model_cfg.setdefault("seed", seed)
-    model = spec.build(model_cfg, data, n_clusters)
-    if isinstance(model, torch.nn.Module):
-        model = model.to(device)
+    model = cls.from_config(config["model"], data, n_clusters, seed=seed).to(device)
+    model.prepare(data)
     history: List[Dict[str, Any]] = []
-    if spec.recipe != "none":
+    if isinstance(model, TrainableModel):
         checkpoints = CheckpointManager(checkpoint_dir) if checkpoint_dir else None
-        state = train_model(model, spec, data, config, mini_batch=mini_batch, seed=seed,
+        state = train_model(model, data, config, mini_batch=mini_batch, seed=seed,
                             checkpoints=checkpoints, resume=resume, logger=logger,
                             verbose=verbose, callbacks=callbacks)
         history = state.history
@@ -292,48 +293,40 @@ def run_once(spec: MethodSpec, data: Data, config: Dict[str, Any], *, run: int =
     t_train = time.perf_counter() - start
 
     t0 = time.perf_counter()
-    joint_embedding: Optional[Tensor] = None
-    if spec.joint and spec.predict is not None and spec.embed is None and not mini_batch:
-        # One encoder pass gives both the labels and the embedding.
-        joint_embedding, output = _embed_and_predict(spec, model, data, device)
-    else:
-        output = _infer(spec, model, data, config, device, mini_batch, seed, verbose)
+    loader = None
+    if mini_batch:
+        train_cfg = config["train"]
+        loader = neighbor_loader(data, model.num_hops, train_cfg["inference_fan_out"],
+                                 train_cfg["inference_batch_size"], shuffle=False, seed=seed)
+    embedding = model.infer_embedding(data, loader, verbose=verbose).detach().cpu()
+    labels = model.predict(data, embedding, loader)
     _sync(device)
     t_infer = time.perf_counter() - t0
     if embedding_cache is not None:
-        embedding_cache.model, embedding_cache.output, embedding_cache.run = model, output, run
+        embedding_cache.model, embedding_cache.embedding, embedding_cache.run = \
+            model, embedding, run
         embedding_cache.t_train, embedding_cache.t_infer = t_train, t_infer
-    return _finish(spec, model, data, output, config, run=run, seed=seed, device=device,
-                   mini_batch=mini_batch, logger=logger, verbose=verbose,
-                   keep_embedding=keep_embedding, history=history, t_train=t_train,
-                   t_infer=t_infer, joint_embedding=joint_embedding)
+    return _finish(model, data, embedding, labels, config, run=run, seed=seed, device=device,
+                   logger=logger, verbose=verbose, keep_embedding=keep_embedding,
+                   history=history, t_train=t_train, t_infer=t_infer)
 
 
-def _finish(spec: MethodSpec, model, data: Data, output: Tensor, config: Dict[str, Any], *,
-            run: int, seed: int, device: torch.device, mini_batch: bool,
+def _finish(model: BaseModel, data: Data, embedding: Tensor, labels: Optional[Tensor],
+            config: Dict[str, Any], *, run: int, seed: int, device: torch.device,
             logger: logging.Logger, verbose: bool, keep_embedding: bool,
             history: List[Dict[str, Any]], t_train: float, t_infer: float,
-            joint_embedding: Optional[Tensor] = None,
             embedding_from: Optional[int] = None) -> RunResult:
-    """Cluster (or take the joint model's labels), score and package one run."""
+    """Cluster the embedding (unless the model gave its own ``labels``), score and package
+    one run."""
     n_clusters = resolve_n_clusters(data, config["cluster"]["n_clusters"])
     t0 = time.perf_counter()
-    if spec.joint:
-        labels = output.view(-1).long().cpu()
-        embedding = joint_embedding
-        if embedding is None and keep_embedding and hasattr(model, "embed") and not mini_batch:
-            # Without spec.predict the runner cannot split forward into encoder + head, so
-            # keeping the embedding costs a second encoder pass.
-            with torch.no_grad():
-                model.eval()
-                embedding = model.embed(**model._inputs(data.to(device))).detach().cpu()
-    else:
-        embedding = output
-        labels = _cluster(spec, model, output, n_clusters, config["cluster"], seed, verbose)
+    if labels is None:
+        labels = _cluster(model, embedding, n_clusters, config["cluster"], seed, verbose)
+    labels = labels.view(-1).long().cpu()
     _sync(device)
     t_cluster = time.perf_counter() - t0
     if labels.numel() != data.num_nodes:
-        raise RuntimeError(f"{spec.name} returned {labels.numel()} labels for "
+        raise RuntimeError(f"{type(model).__name__} returned {labels.numel()} labels for "
                            f"{data.num_nodes} nodes.")
 
     metrics = score(data, labels)
@@ -343,36 +336,9 @@ def _finish(spec: MethodSpec, model, data: Data, output: Tensor, config: Dict[st
                 ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()),
                 ", ".join(f"{k}={v:.2f}s" for k, v in times.items()))
     return RunResult(run=run, seed=seed, labels=labels,
-                     embedding=embedding.detach().cpu() if (keep_embedding and embedding
-                                                            is not None) else None,
+                     embedding=embedding if keep_embedding else None,
                      metrics=metrics, times=times, memory_mb=peak_memory_mb(device),
                      history=history, model=model, embedding_from=embedding_from)
-
-
-@torch.no_grad()
-def _embed_and_predict(spec: MethodSpec, model, data: Data, device: torch.device) -> tuple:
-    """``(embedding, labels)`` of a joint model from a single encoder pass (``spec.predict``)."""
-    was_training = model.training
-    model.eval()
-    try:
-        z = model.embed(**model._inputs(data.to(device)))
-        labels = spec.predict(model, z)
-    finally:
-        model.train(was_training)
-    return z.detach().cpu(), labels.detach().cpu()
-
-
-@torch.no_grad()
-def _infer(spec: MethodSpec, model, data: Data, config: Dict[str, Any], device: torch.device,
-           mini_batch: bool, seed: int, verbose: bool) -> Tensor:
-    if spec.embed is not None:
-        return spec.embed(model, data.to(device)).detach().cpu()
-    if mini_batch:
-        train_cfg = config["train"]
-        loader = neighbor_loader(data, spec.hops(config["model"]), train_cfg["inference_fan_out"],
-                                 train_cfg["inference_batch_size"], shuffle=False, seed=seed)
-        return model.infer_batch(loader, verbose=verbose).detach().cpu()
-    return model.infer_full(data.to(device)).detach().cpu()
 
 
 # --------------------------------------------------------------------------- aggregate
@@ -411,7 +377,7 @@ class ExperimentResult:
     n_clusters: int = 0
 
 
-def run_experiment(method: str, *, dataset: Optional[str] = None,
+def run_experiment(method: Union[str, Type[BaseModel]], *, dataset: Optional[str] = None,
                    graph: Optional[Sequence[str]] = None, data: Optional[Any] = None,
                    root: Optional[str] = None, runs: int = 1, seed: int = 0,
                    device: Optional[str] = "cpu", mini_batch: bool = False,
@@ -424,17 +390,17 @@ def run_experiment(method: str, *, dataset: Optional[str] = None,
                    echo: Optional[Callable[[str], None]] = None) -> ExperimentResult:
     """The whole pipeline for ``runs`` seeds (``seed + run``); see ``pyagc run --help``."""
     from pyagc.runner.outputs import ResultsWriter
-    spec = get_method(method)
+    cls = get_method(method)
     if int(runs) < 1:
         raise ValueError(f"--runs must be at least 1, got {runs}.")
     if resume and not out_dir:
         raise ValueError("--resume needs --out DIR, the results folder of the interrupted run.")
     if plot:
-        from pyagc.runner.outputs import require_matplotlib
+        from pyagc.runner.plots import require_matplotlib
         require_matplotlib()
     dev = resolve_device(device)
     dataset_key = None if (graph or data is not None) else (dataset or SYNTHETIC)
-    config = resolve_config(spec.name, dataset_key, config_file, overrides)
+    config = resolve_config(cls.__name__, dataset_key, config_file, overrides)
     if n_clusters is not None:
         config["cluster"]["n_clusters"] = int(n_clusters)
     if data is not None:
@@ -449,10 +415,10 @@ def run_experiment(method: str, *, dataset: Optional[str] = None,
     else:
         config["data"].pop("normalize_features", None)
     k = resolve_n_clusters(graph_data, config["cluster"]["n_clusters"])  # fail before training
-    _check_cluster_method(spec, config["cluster"])
+    _check_cluster_method(cls, config["cluster"])
     mini_batch = bool(mini_batch or config["train"].get("mini_batch", False))
     config["train"]["mini_batch"] = mini_batch
-    config = {"method": spec.name, "dataset": name, **config}
+    config = {"method": cls.__name__, "dataset": name, **config}
 
     writer = ResultsWriter(out_dir, resume=resume) if out_dir else None
     # Without a results folder the messages go to the "pyagc.runner" logger (silent unless the
@@ -462,15 +428,15 @@ def run_experiment(method: str, *, dataset: Optional[str] = None,
         writer.check_or_write_config(config)
         from pyagc.utils import get_logger
         logger = get_logger(writer.path("run.log"), name=f"pyagc.run.{writer.out_dir}")
-    logger.info("%s on %s (%d nodes, %d edges) on %s, %d run(s) from seed %d.", spec.name,
+    logger.info("%s on %s (%d nodes, %d edges) on %s, %d run(s) from seed %d.", cls.__name__,
                 name, graph_data.num_nodes, graph_data.edge_index.size(1), dev, runs, seed)
 
     try:
-        records, last = _run_all(spec, graph_data, config, runs=int(runs), seed=int(seed),
+        records, last = _run_all(cls, graph_data, config, runs=int(runs), seed=int(seed),
                                  device=dev, mini_batch=mini_batch, writer=writer,
                                  resume=resume, logger=logger, verbose=verbose, plot=plot,
                                  save_labels=save_labels, callbacks=callbacks, echo=echo)
-        out = ExperimentResult(method=spec.name, family=spec.family, dataset=name,
+        out = ExperimentResult(method=cls.__name__, family=cls.family, dataset=name,
                                config=config, records=records, summary=summarize(records),
                                device=str(dev), out_dir=writer.out_dir if writer else None,
                                last=last, num_nodes=int(graph_data.num_nodes),
@@ -485,14 +451,14 @@ def run_experiment(method: str, *, dataset: Optional[str] = None,
     return out
 
 
-def _run_all(spec: MethodSpec, data: Data, config: Dict[str, Any], *, runs: int, seed: int,
+def _run_all(cls: Type[BaseModel], data: Data, config: Dict[str, Any], *, runs: int, seed: int,
              device: torch.device, mini_batch: bool, writer, resume: bool,
              logger: logging.Logger, verbose: bool, plot: bool, save_labels: bool,
              callbacks, echo) -> tuple:
     records: List[Dict[str, Any]] = []
     last: Optional[RunResult] = None
     # Deterministic untrained methods: embed once, re-cluster with each run's seed.
-    cache = EmbeddingCache() if reuses_embedding(spec, config) else None
+    cache = EmbeddingCache() if reuses_embedding(cls, config) else None
     for run in range(runs):
         run_seed = seed + run
         if writer is not None and resume:
@@ -503,7 +469,7 @@ def _run_all(spec: MethodSpec, data: Data, config: Dict[str, Any], *, runs: int,
                 continue
         if echo and runs > 1:
             echo(f"run {run + 1}/{runs} (seed {run_seed})")
-        result = run_once(spec, data, config, run=run, seed=run_seed, device=device,
+        result = run_once(cls, data, config, run=run, seed=run_seed, device=device,
                           mini_batch=mini_batch,
                           checkpoint_dir=writer.path("checkpoints", f"run{run}") if writer
                           else None,

@@ -28,18 +28,6 @@ from pyagc.runner.checkpoint import atomic_write_text
 from pyagc.runner.config import dump_config
 
 
-def require_matplotlib():
-    """Import matplotlib (optional dependency) with a clear error when it is missing."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ImportError("--plot needs matplotlib, an optional dependency: "
-                          "pip install 'pyagc[plot]'.") from None
-    return plt
-
-
 def write_labels(labels, path: str) -> str:
     """Write one cluster id per node: ``.npy`` (NumPy) or CSV ``node,cluster`` otherwise."""
     labels = np.asarray(labels.cpu().numpy() if hasattr(labels, "cpu") else labels,

@@ -11,6 +11,18 @@ from torch import Tensor
 MAX_PLOT_POINTS = 5000
 
 
+def require_matplotlib():
+    """Import matplotlib (optional dependency) with a clear error when it is missing."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ImportError("--plot needs matplotlib, an optional dependency: "
+                          "pip install 'pyagc[plot]'.") from None
+    return plt
+
+
 def project_2d(embedding: Tensor, method: str = "auto", seed: int = 0) -> tuple:
     """``(coords [n, 2], index [n])``: a 2-D projection of (a subset of) the embedding.
 
@@ -47,7 +59,6 @@ def project_2d(embedding: Tensor, method: str = "auto", seed: int = 0) -> tuple:
 
 def plot_embedding(embedding: Tensor, labels: Tensor, path: str, title: str = "",
                    method: str = "auto", seed: int = 0) -> str:
-    from pyagc.runner.outputs import require_matplotlib
     plt = require_matplotlib()
     coords, index = project_2d(embedding, method, seed)
     labels = np.asarray(labels.cpu().numpy() if hasattr(labels, "cpu") else labels)[index]
@@ -64,7 +75,6 @@ def plot_embedding(embedding: Tensor, labels: Tensor, path: str, title: str = ""
 
 
 def plot_loss_curve(history: List[Dict[str, Any]], path: str) -> str:
-    from pyagc.runner.outputs import require_matplotlib
     plt = require_matplotlib()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig, ax = plt.subplots(figsize=(6, 4))

@@ -2,10 +2,10 @@
 
 For each stage of ``train`` (one stage, or e.g. ``pretrain`` then ``finetune``):
 build the optimizer (``lr``, ``weight_decay``), optionally initialise the model's cluster
-centres from KMeans (``init_clusters``), then run up to ``epochs`` epochs of the method's
-step — ``model.train_full`` on the whole graph, ``model.train_batch`` over a
-:class:`pyagc.sampling.NeighborLoader` (``--mini-batch``: ``fan_out`` per hop,
-``batch_size`` seeds), or a random-walk loader for walk-based methods — stopping early when
+centres from KMeans (``init_clusters``), then run up to ``epochs`` epochs of
+``model.fit_epoch`` over what ``model.train_loader`` gives (the whole graph, a
+:class:`pyagc.sampling.NeighborLoader` with ``--mini-batch``: ``fan_out`` per hop,
+``batch_size`` seeds, or a model's own walk/pair loader) — stopping early when
 the loss has not improved for ``patience`` epochs, and finally restoring the weights reached
 at the end of the lowest-loss epoch (``restore_best``). Checkpoints of the best and last state are written atomically,
 and an interrupted run continues from its last checkpoint.
@@ -22,10 +22,9 @@ from torch import Tensor
 from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
-from pyagc.models.base import LossOutput, check_finite_loss
+from pyagc.models import TrainableModel
 from pyagc.runner.checkpoint import CheckpointManager
 from pyagc.runner.config import training_stages
-from pyagc.runner.registry import MethodSpec
 
 EpochCallback = Callable[[str, int, float], None]
 
@@ -65,59 +64,19 @@ def make_optimizer(params, stage: Dict[str, Any], lr: Optional[float] = None,
                      "sparse_adam or sgd.")
 
 
-def make_optimizers(model: torch.nn.Module, spec: MethodSpec, stage: Dict[str, Any],
+def make_optimizers(model: TrainableModel, stage: Dict[str, Any],
                     train_cfg: Dict[str, Any]) -> Dict[str, torch.optim.Optimizer]:
-    """One optimizer per parameter group of the method (a single ``'model'`` group by
-    default); group ``g`` uses ``train.<g>_lr`` when the config sets it."""
-    groups = spec.param_groups(model) if spec.param_groups else {"model": model.parameters()}
+    """One optimizer per :meth:`~pyagc.models.TrainableModel.param_groups` entry; group ``g``
+    uses ``train.<g>_lr`` when the config sets it."""
     return {name: make_optimizer(params, stage, train_cfg.get(f"{name}_lr"), what=name)
-            for name, params in groups.items()}
-
-
-def _fan_out(value: Any, hops: int) -> List[int]:
-    if isinstance(value, list):
-        if len(value) != hops:
-            raise ValueError(f"fan_out lists one value per layer; got {len(value)} values for "
-                             f"{hops} layers.")
-        return [int(v) for v in value]
-    return [int(value)] * hops
-
-
-def neighbor_loader(data: Data, hops: int, fan_out: Any, batch_size: int, shuffle: bool,
-                    seed: int):
-    """A :class:`pyagc.sampling.NeighborLoader` over all nodes of ``data`` (kept on CPU)."""
-    from pyagc.sampling import NeighborLoader
-    return NeighborLoader(data, num_neighbors=_fan_out(fan_out, hops), batch_size=batch_size,
-                          shuffle=shuffle, seed=seed)
-
-
-def _walk_epoch(model, loader, optimizer, epoch: int, verbose: bool) -> float:
-    """One epoch over a random-walk loader yielding ``(pos_rw, neg_rw)``."""
-    if hasattr(model, "train_epoch"):
-        return float(model.train_epoch(loader, optimizer, epoch, verbose=verbose))
-    model.train()
-    device = next(model.parameters()).device
-    total, count = 0.0, 0
-    for pos_rw, neg_rw in tqdm(loader, desc=f"Epoch {epoch:03d}", disable=not verbose,
-                               leave=False):
-        out = model.loss(pos_rw.to(device), neg_rw.to(device))
-        loss = out.total if isinstance(out, LossOutput) else out
-        check_finite_loss(loss, epoch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        total += float(loss.detach())
-        count += 1
-    if count == 0:
-        raise ValueError("The random-walk loader produced no batch.")
-    return total / count
+            for name, params in model.param_groups().items()}
 
 
 def _state_copy(model: torch.nn.Module) -> Dict[str, Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
-def train_model(model: torch.nn.Module, spec: MethodSpec, data: Data, config: Dict[str, Any],
+def train_model(model: TrainableModel, data: Data, config: Dict[str, Any],
                 *, mini_batch: bool = False, seed: int = 0,
                 checkpoints: Optional[CheckpointManager] = None, resume: bool = False,
                 logger: Optional[logging.Logger] = None, verbose: bool = True,
@@ -127,11 +86,7 @@ def train_model(model: torch.nn.Module, spec: MethodSpec, data: Data, config: Di
     logger = logger or logging.getLogger("pyagc.runner")
     train_cfg = config["train"]
     stages = training_stages(train_cfg)
-    device = next(iter(model.parameters())).device if any(True for _ in model.parameters()) \
-        else torch.device("cpu")
-    hops = spec.hops(config["model"])
-    if hasattr(model, "set_logger"):
-        model.set_logger(logger)
+    model.set_logger(logger)
 
     state = TrainState()
     resume_ckpt = checkpoints.load("last") if (resume and checkpoints is not None) else None
@@ -141,9 +96,6 @@ def train_model(model: torch.nn.Module, spec: MethodSpec, data: Data, config: Di
         model.load_state_dict(resume_ckpt["model"])
         logger.info("Resuming from stage %d epoch %d.", state.stage_index, state.epoch)
 
-    if spec.prepare is not None:
-        spec.prepare(model, data)
-    full_data = None if mini_batch or spec.recipe == "walk" else data.to(device)
     for stage_index, stage in enumerate(stages):
         if stage_index < state.stage_index:
             continue
@@ -154,26 +106,24 @@ def train_model(model: torch.nn.Module, spec: MethodSpec, data: Data, config: Di
             state.best_loss, state.best_epoch, state.bad_epochs = float("inf"), 0, 0
         if stage["epochs"] == 0:
             continue
-        optimizers = make_optimizers(model, spec, stage, train_cfg)
-        optimizer = optimizers.get("model") or next(iter(optimizers.values()))
+        optimizers = make_optimizers(model, stage, train_cfg)
         best_state = None
         if resuming_stage:
             for name, opt in optimizers.items():
                 opt.load_state_dict(resume_ckpt["optimizers"][name])
             if "rng" in resume_ckpt:
                 torch.set_rng_state(resume_ckpt["rng"])
+            model.set_random_state(resume_ckpt.get("model_rng", {}))
             best = checkpoints.load("best") if checkpoints is not None else None
             if best is not None and best.get("stage_index") == stage_index:
                 best_state = best["model"]
         elif stage.get("init_clusters"):
-            _init_clusters(model, data, hops, config, mini_batch, verbose)
+            _init_clusters(model, data, config, mini_batch, verbose)
 
-        loader = None
-        if spec.recipe == "walk":
-            loader = model.loader(batch_size=train_cfg["batch_size"], shuffle=True)
-        elif mini_batch:
-            loader = neighbor_loader(data, hops, train_cfg["fan_out"], train_cfg["batch_size"],
-                                     shuffle=True, seed=seed * 1_000_003 + state.epoch)
+        loader = model.train_loader(data, mini_batch=mini_batch,
+                                    batch_size=train_cfg["batch_size"],
+                                    fan_out=train_cfg["fan_out"],
+                                    seed=seed * 1_000_003 + state.epoch)
         loss_kwargs = dict(stage.get("loss_kwargs") or {})
         logger.info("Stage %s: %d epochs, lr=%g, weight_decay=%g, patience=%s.", stage["name"],
                     stage["epochs"], stage["lr"], stage["weight_decay"], stage["patience"])
@@ -181,18 +131,8 @@ def train_model(model: torch.nn.Module, spec: MethodSpec, data: Data, config: Di
         bar = tqdm(range(state.epoch + 1, stage["epochs"] + 1), desc=f"{stage['name']}",
                    disable=not verbose, leave=False, unit="epoch")
         for epoch in bar:
-            if spec.recipe == "walk":
-                loss = _walk_epoch(model, loader, optimizer, epoch, verbose)
-            elif spec.step is not None:
-                # Full-graph only: MethodSpec forbids step + mini_batch and run_once rejects
-                # --mini-batch for such methods before training starts.
-                loss = float(spec.step(model, full_data, optimizers, epoch, loss_kwargs))
-            elif mini_batch:
-                loss = float(model.train_batch(loader, optimizer, epoch, verbose=verbose,
-                                               **loss_kwargs))
-            else:
-                loss = float(model.train_full(full_data, optimizer, epoch, verbose=False,
-                                              **loss_kwargs))
+            loss = float(model.fit_epoch(loader, optimizers, epoch, verbose=verbose,
+                                         **loss_kwargs))
             state.epoch = epoch
             state.history.append({"stage": stage["name"], "epoch": epoch, "loss": loss})
             bar.set_postfix(loss=f"{loss:.4f}")
@@ -236,13 +176,14 @@ def _save(checkpoints: CheckpointManager, model, optimizers, state: TrainState,
                               "optimizers": {name: opt.state_dict()
                                              for name, opt in optimizers.items()},
                               "train_state": copy.deepcopy(state.as_dict()),
-                              "rng": torch.get_rng_state()})
+                              "rng": torch.get_rng_state(),
+                              "model_rng": model.random_state()})
     if best_state is not None:
         checkpoints.save("best", {"model": best_state, "stage_index": stage_index,
                                   "epoch": state.best_epoch, "loss": state.best_loss})
 
 
-def _init_clusters(model, data: Data, hops: int, config: Dict[str, Any], mini_batch: bool,
+def _init_clusters(model, data: Data, config: Dict[str, Any], mini_batch: bool,
                    verbose: bool) -> None:
     if not hasattr(model, "initialize_cluster_centers"):
         raise ValueError(f"{type(model).__name__} cannot initialise cluster centres, so "
@@ -250,7 +191,7 @@ def _init_clusters(model, data: Data, hops: int, config: Dict[str, Any], mini_ba
     train_cfg = config["train"]
     train_idx = torch.arange(data.num_nodes) if mini_batch else None
     fan_out = train_cfg["inference_fan_out"]
-    model.initialize_cluster_centers(data, num_layers=hops, train_idx=train_idx,
+    model.initialize_cluster_centers(data, num_layers=model.num_hops, train_idx=train_idx,
                                      batch_size=train_cfg["inference_batch_size"],
                                      fan_out=fan_out if isinstance(fan_out, int) else -1,
                                      verbose=verbose)

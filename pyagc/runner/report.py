@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Sequence
 
-from pyagc.runner.experiment import LABEL_METRICS, STRUCTURE_METRICS, TIME_KEYS
+from pyagc.runner.keys import LABEL_METRICS, STRUCTURE_METRICS, TIME_KEYS
 
 _TIME_NAMES = {"train": "Train", "inference": "Inference", "clustering": "Clustering",
                "total": "Total"}

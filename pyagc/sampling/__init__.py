@@ -7,13 +7,14 @@
 """
 from pyagc.sampling.csr import CompressedGraph
 from pyagc.sampling.neighbor_sampler import VectorizedNeighborSampler
-from pyagc.sampling.neighbor_loader import NeighborLoader, pyg_sampler_available
+from pyagc.sampling.neighbor_loader import NeighborLoader, neighbor_loader, pyg_sampler_available
 from pyagc.sampling.random_walk import random_walk, walk_graph, walk_windows
 
 __all__ = [
     "CompressedGraph",
     "VectorizedNeighborSampler",
     "NeighborLoader",
+    "neighbor_loader",
     "pyg_sampler_available",
     "random_walk",
     "walk_graph",

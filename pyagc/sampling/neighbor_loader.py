@@ -138,3 +138,21 @@ class NeighborLoader(NodeLoader):
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}(sampler={self.node_sampler.__class__.__name__}, "
                 f"num_neighbors={self.num_neighbors})")
+
+
+def neighbor_loader(data: Data, num_hops: int, fan_out, batch_size: int, shuffle: bool,
+                    seed: Optional[int] = None) -> NeighborLoader:
+    """A :class:`NeighborLoader` over all nodes of ``data`` sampling ``num_hops`` hops.
+
+    ``fan_out`` is one int for every hop (``-1``: all neighbours) or a list with one value per
+    hop.
+    """
+    if isinstance(fan_out, (list, tuple)):
+        if len(fan_out) != num_hops:
+            raise ValueError(f"fan_out lists one value per layer; got {len(fan_out)} values "
+                             f"for {num_hops} layers.")
+        num_neighbors = [int(v) for v in fan_out]
+    else:
+        num_neighbors = [int(fan_out)] * num_hops
+    return NeighborLoader(data, num_neighbors=num_neighbors, batch_size=batch_size,
+                          shuffle=shuffle, seed=seed)

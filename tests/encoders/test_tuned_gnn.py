@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 import torch_geometric.nn.models.basic_gnn as basic_gnn
@@ -5,7 +7,8 @@ from torch_geometric.data import Data
 from torch_geometric.utils import remove_self_loops, to_dense_adj
 
 from pyagc.encoders import GAT, GCN, GIN, GraphSAGE, TunedGCN, create_tuned_gnn
-from pyagc.ops.encoder_inputs import to_sparse_adjacency
+from pyagc.models import GAE
+from pyagc.ops import to_sparse_adjacency
 from pyagc.sampling import NeighborLoader
 
 # Options the published configs pass to every encoder, whatever its type.
@@ -104,17 +107,113 @@ def test_gcn_cache_is_safe():
     assert torch.allclose(cached(x, adj_t), plain(x, ei), atol=1e-5)
 
 
-def test_sparse_inputs_match_dense():
+def bag_of_words_graph(seed=0, f=40):
+    """small_graph with 0/1 features, 3% of them non-zero (CSR-worthy)."""
+    x, ei = small_graph(seed=seed)
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(x.size(0), f, generator=g) < 0.03).float()
+    return x, ei
+
+
+def layouts_seen(enc):
+    """(x, graph) layouts the first layer receives on each forward."""
+    seen = []
+    enc.convs[0].register_forward_pre_hook(lambda m, args: seen.append(
+        (args[0].layout, args[1].layout)))
+    return seen
+
+
+def auto_and_off(gnn_type="gcn", f=40, hidden=8, **kw):
+    """The same encoder with sparse_inputs 'auto' and 'off' (same weights), in eval mode."""
+    auto = create_tuned_gnn(gnn_type, f, hidden, 2, sparse_inputs="auto", **kw).eval()
+    off = create_tuned_gnn(gnn_type, f, hidden, 2, sparse_inputs="off", **kw).eval()
+    off.load_state_dict(auto.state_dict())
+    return auto, off
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(residual=True), dict(cached=True, residual=True),
+                                dict(pre_linear=True, norm="batch_norm"),
+                                dict(hidden=40, residual=True), dict(improved=True, jk="cat")])
+def test_sparse_inputs_give_the_dense_output(kw):
     torch.manual_seed(5)
+    x, ei = bag_of_words_graph()
+    w = torch.rand(ei.size(1)) + 0.5
+    auto, off = auto_and_off(**kw)
+    seen = layouts_seen(auto)
+    assert torch.allclose(auto(x, ei), off(x, ei), atol=1e-5)
+    assert torch.allclose(auto(x, ei, w), off(x, ei, w), atol=1e-5)
+    # The graph goes as CSR; x too unless a pre-linear comes first.
+    x_layout = torch.strided if kw.get("pre_linear") else torch.sparse_csr
+    assert seen[0] == (x_layout, torch.sparse_csr)
+    # Explicit CSR inputs are taken as they are.
+    assert torch.allclose(off(x.to_sparse_csr(), to_sparse_adjacency(ei, 30)), off(x, ei),
+                          atol=1e-5)
+
+
+def test_sparse_inputs_are_converted_once_and_again_after_an_edit_or_a_new_graph():
+    torch.manual_seed(6)
+    x, ei = bag_of_words_graph()
+    auto, off = auto_and_off(cached=True)
+    auto(x, ei)
+    adj_t, x_csr = auto._adj_t._value, auto._sparse_x._value
+    auto(x, ei)
+    assert auto._adj_t._value is adj_t and auto._sparse_x._value is x_csr
+    x[:5] = 1 - x[:5]                                   # in-place edit of the features
+    assert torch.allclose(auto(x, ei), off(x, ei), atol=1e-5)
+    ei[:, :10] = ei[:, :10].flip(0).clone()             # ... and of the graph
+    assert torch.allclose(auto(x, ei), off(x, ei), atol=1e-5)
+    x2, ei2 = bag_of_words_graph(seed=7)                # a new mini-batch
+    assert torch.allclose(auto(x2, ei2), off(x2, ei2), atol=1e-5)
+    assert auto._adj_t._value is not adj_t and auto._sparse_x._value is not x_csr
+
+
+def test_dense_features_or_learned_weights_stay_as_given():
+    torch.manual_seed(7)
     x, ei = small_graph()
-    x = (x > 0.8).float()  # sparse bag-of-words-like features
-    for kw in [dict(residual=True), dict(pre_linear=True, norm="batch_norm"),
-               dict(hidden_channels=6, residual=True)]:
-        hidden = kw.pop("hidden_channels", 8)
-        enc = create_tuned_gnn("gcn", 6, hidden, 2, cached=True, **kw).eval()
-        dense = enc(x, ei)
-        sparse = enc(x.to_sparse_csr(), to_sparse_adjacency(ei, 30))
-        assert torch.allclose(dense, sparse, atol=1e-5)
+    x = torch.cat([x] * 7, dim=1)[:, :40]               # dense features
+    auto, off = auto_and_off()
+    seen = layouts_seen(auto)
+    assert torch.allclose(auto(x, ei), off(x, ei), atol=1e-5)
+    assert seen[-1] == (torch.strided, torch.sparse_csr)
+    w = (torch.rand(ei.size(1)) + 0.5).requires_grad_()
+    auto(x, ei, w).sum().backward()                     # weights with grad keep the edge list
+    assert seen[-1] == (torch.strided, torch.strided) and w.grad is not None
+    x_bow, _ = bag_of_words_graph()
+    auto(x_bow.requires_grad_(), ei).sum().backward()   # so do features with grad
+    assert seen[-1] == (torch.strided, torch.sparse_csr) and x_bow.grad is not None
+
+
+@pytest.mark.parametrize("gnn_type", ["sage", "gin", "gat", "gatv2"])
+def test_only_gcn_converts_its_inputs(gnn_type):
+    x, ei = bag_of_words_graph()
+    enc = create_tuned_gnn(gnn_type, 40, 8, 2, **CONFIG_KWARGS, sparse_inputs="auto")
+    seen = layouts_seen(enc)
+    enc(x, ei)
+    assert seen == [(torch.strided, torch.strided)]
+    with pytest.raises(ValueError, match="sparse_inputs"):
+        create_tuned_gnn("gcn", 40, 8, 2, sparse_inputs="always")
+
+
+@pytest.mark.parametrize("gnn_type,kw", [("gcn", dict(sparse_inputs="auto")),
+                                         ("gcn", dict(sparse_inputs="off", residual=True)),
+                                         ("gcn", dict(pre_linear=True)), ("sage", dict())])
+def test_x_perm_encodes_the_permuted_features(gnn_type, kw):
+    torch.manual_seed(8)
+    x, ei = bag_of_words_graph()
+    enc = create_tuned_gnn(gnn_type, 40, 8, 2, **kw).eval()
+    perm = torch.randperm(x.size(0))
+    assert torch.allclose(enc(x, ei, x_perm=perm), enc(x[perm], ei), atol=1e-5)
+    with pytest.raises(ValueError, match="x_perm"):
+        enc(x, ei, x_perm=perm[:-1])
+
+
+def test_encoder_caches_deepcopy_empty():
+    x, ei = bag_of_words_graph()
+    model = GAE(create_tuned_gnn("gcn", 40, 8, 2, cached=True))
+    model.loss(x, ei)
+    clone = copy.deepcopy(model)
+    assert clone.encoder._adj_t._value is None and clone.encoder._cache._value is None
+    assert torch.allclose(clone.embed(x, ei), model.embed(x, ei))
 
 
 def test_minibatch_equals_full_graph():

@@ -5,6 +5,7 @@ import torch
 from torch_geometric.nn import GCNConv
 
 from pyagc.data import make_csbm
+from pyagc.encoders import create_tuned_gnn
 from pyagc.metrics import label_metrics
 from pyagc.models import DMoN, LossOutput
 from pyagc.sampling import NeighborLoader
@@ -111,7 +112,9 @@ def _weighted(data, seed=0):
 @pytest.mark.parametrize("sparse_inputs", ["auto", "off"])
 def test_float64_loss_matches_float32(easy, sparse_inputs):
     set_seed(0)
-    model = DMoN(Encoder(16, 8), 8, 3, sparse_inputs=sparse_inputs).eval()
+    encoder = create_tuned_gnn("gcn", 16, 8, 1, act="selu", act_last=True, cached=True,
+                               sparse_inputs=sparse_inputs)
+    model = DMoN(encoder, 8, 3).eval()
     single = float(model.loss(easy.x, easy.edge_index).total)
     out = model.double().loss(easy.x.double(), easy.edge_index)
     assert out.total.dtype == torch.float64

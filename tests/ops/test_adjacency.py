@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from pyagc.ops import adjacency_csr, normalize_csr, normalized_adjacency
+from pyagc.ops import (adjacency_csr, cached_adjacency_and_degree, degree, normalize_csr,
+                       normalized_adjacency, to_sparse_adjacency)
 
 
 @pytest.fixture
@@ -67,3 +68,27 @@ def test_normalize_csr_leaves_its_input_and_matches_normalized_adjacency(graph):
     assert np.array_equal(matrix.data, before)
     with pytest.raises(ValueError, match="deg"):
         normalize_csr(matrix, deg[:-1], 0.5)
+
+
+def test_sparse_adjacency_is_the_transposed_adjacency():
+    ei = torch.tensor([[0, 0, 2], [1, 2, 1]])
+    adj_t = to_sparse_adjacency(ei, 3).to_dense()
+    dense = torch.zeros(3, 3)
+    dense[ei[0], ei[1]] = 1
+    assert torch.equal(adj_t, dense.t())
+    w = torch.tensor([1.0, 2.0, 3.0])
+    weighted = to_sparse_adjacency(ei, 3, w, torch.float64)
+    assert weighted.values().dtype == torch.float64 and weighted.to_dense()[1, 2] == 3.0
+
+
+def test_cached_adjacency_and_degree_is_kept_per_graph_and_dtype():
+    ei = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
+    adj, deg = cached_adjacency_and_degree(ei, 3)
+    assert torch.equal(adj.to_dense(), to_sparse_adjacency(ei, 3).to_dense())
+    assert torch.equal(deg, degree(ei, 3))
+    assert cached_adjacency_and_degree(ei, 3)[0] is adj
+    double, deg64 = cached_adjacency_and_degree(ei, 3, torch.float64)
+    assert double.values().dtype == torch.float64 and deg64.dtype == torch.float64
+    ei[:, 0] = torch.tensor([0, 2])                      # an edited graph is converted afresh
+    again, deg = cached_adjacency_and_degree(ei, 3, torch.float64)
+    assert again is not double and deg.tolist() == [1.0, 1.0, 2.0]

@@ -1,8 +1,7 @@
 import pytest
 import torch
 
-from pyagc.ops import degree
-from pyagc.ops.encoder_inputs import to_sparse_adjacency
+from pyagc.ops import degree, to_sparse_adjacency
 
 
 def test_degree_counts_weights_by_target_on_edge_lists_and_csr():

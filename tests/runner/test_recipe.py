@@ -8,8 +8,7 @@ from torch.nn import Module, Parameter
 
 from pyagc.data import make_csbm
 from pyagc.models.base import ClusteringModel, TrainableModel
-from pyagc.runner import MethodSpec, register_method, resolve_config, run_experiment, \
-    unregister_method
+from pyagc.runner import resolve_config, run_experiment
 from pyagc.runner.checkpoint import CheckpointManager, atomic_save
 from pyagc.runner.recipe import train_model
 
@@ -29,10 +28,6 @@ class Oscillating(TrainableModel):
         return x * self.w
 
 
-def _spec(name: str, build, family: str = "deep-decoupled") -> MethodSpec:
-    return MethodSpec(name, family, build=build, description="test method")
-
-
 def _config(epochs: int, **train) -> dict:
     config = resolve_config("KMeans")
     config["train"].update(epochs=epochs, **train)
@@ -43,13 +38,13 @@ def test_patience_stops_early_and_best_weights_are_restored():
     graph = make_csbm(30, 2, seed=0)
     model = Oscillating()
     config = _config(10, lr=1.5, optimizer="sgd", patience=3)
-    state = train_model(model, _spec("osc", None), graph, config, verbose=False)
+    state = train_model(model, graph, config, verbose=False)
     assert [round(h["loss"], 6) for h in state.history] == [1.0, 4.0, 16.0, 64.0]
     assert state.best_epoch == 1
     # The weights after the best epoch (w = 3), not the last ones (w = 9 after epoch 4 -> -15).
     assert float(model.w) == pytest.approx(3.0)
     model_last = Oscillating()
-    train_model(model_last, _spec("osc", None), graph,
+    train_model(model_last, graph,
                 _config(4, lr=1.5, optimizer="sgd", patience=0, restore_best=False),
                 verbose=False)
     assert float(model_last.w) == pytest.approx(-15.0)
@@ -76,6 +71,10 @@ class ToyJoint(ClusteringModel):
         self.cluster_head = ToyHead(n_clusters, 4)
         self.seen_weights = []
 
+    @classmethod
+    def from_config(cls, cfg, data, n_clusters, *, seed=None):
+        return cls(data.num_features, n_clusters)
+
     def embed(self, x: Tensor, edge_index: Tensor, **kwargs) -> Tensor:
         return self.lin(x)
 
@@ -91,16 +90,11 @@ class ToyJoint(ClusteringModel):
 
 def test_two_stage_recipe_initialises_centres_and_passes_loss_kwargs():
     graph = make_csbm(120, 3, num_features=8, feature_signal=3.0, seed=1)
-    spec = _spec("ToyJointTest", lambda cfg, data, k: ToyJoint(data.num_features, k),
-                 family="deep-joint")
-    register_method(spec, overwrite=True)
-    try:
-        result = run_experiment("ToyJointTest", data=graph, verbose=False, overrides=[
-            "+train.stages.pretrain.epochs=2", "+train.stages.finetune.epochs=3",
-            "+train.stages.finetune.init_clusters=true",
-            "+train.stages.finetune.loss_kwargs={weight: 2.0}"])
-    finally:
-        unregister_method("ToyJointTest")
+    # A user's own model class runs through the same runner as the packaged methods.
+    result = run_experiment(ToyJoint, data=graph, verbose=False, overrides=[
+        "+train.stages.pretrain.epochs=2", "+train.stages.finetune.epochs=3",
+        "+train.stages.finetune.init_clusters=true",
+        "+train.stages.finetune.loss_kwargs={weight: 2.0}"])
     model = result.last.model
     history = result.last.history
     assert [(h["stage"], h["epoch"]) for h in history] == [

@@ -1,12 +1,14 @@
-"""Small modules the runner builds around the models: the two-headed encoder of the
-variational auto-encoders and the MLP discriminator of ARGA/ARGVA."""
+"""The two-headed Gaussian encoder of the variational graph auto-encoders (VGAE, ARGVA)."""
 from __future__ import annotations
 
 from typing import Any, Optional, Tuple
 
 from torch import Tensor
 from torch.nn import Module
-from torch_geometric.nn import MLP
+
+from pyagc.encoders.tuned_gnn import create_tuned_gnn
+
+__all__ = ["VariationalEncoder"]
 
 
 class VariationalEncoder(Module):
@@ -31,9 +33,9 @@ class VariationalEncoder(Module):
     def __init__(self, in_channels: int, gnn_type: str = "gcn", hidden_channels: int = 32,
                  num_layers: int = 2, out_channels: Optional[int] = None, **kwargs: Any) -> None:
         super().__init__()
-        from pyagc.encoders import create_tuned_gnn
         if not isinstance(num_layers, int) or num_layers < 1:
             raise ValueError(f"num_layers must be a positive int, got {num_layers!r}.")
+        self.num_layers = num_layers
         self.out_channels = int(out_channels or hidden_channels)
         trunk_kwargs = dict(kwargs)
         trunk_kwargs["act_last"] = True
@@ -53,8 +55,3 @@ class VariationalEncoder(Module):
                 **kwargs: Any) -> Tuple[Tensor, Tensor]:
         h = x if self.trunk is None else self.trunk(x, edge_index, edge_weight)
         return self.mu(h, edge_index, edge_weight), self.logstd(h, edge_index, edge_weight)
-
-
-def discriminator_mlp(in_channels: int, hidden_channels: int = 64) -> Module:
-    """ARGA's discriminator: ``in -> hidden -> hidden -> 1`` logits with ReLU (Pan et al.)."""
-    return MLP([in_channels, hidden_channels, hidden_channels, 1], norm=None, act="relu")
