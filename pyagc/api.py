@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from torch import Tensor
 
@@ -53,12 +53,18 @@ def cluster(data: Any, method: str = "SSGC", n_clusters: Optional[int] = None, *
     The same pipeline as ``pyagc run``: the method's packaged config (with ``config`` and the
     overrides applied), its training recipe, inference, KMeans for decoupled methods, metrics.
 
+    Every kind of ``data`` goes through the same checks (:func:`pyagc.data.validate_graph`);
+    features of any real dtype (float64 included) are cast to the models' float dtype.
+
     Args:
-        data: a :class:`~torch_geometric.data.Data`, an ``(x, edge_index[, y])`` tuple, or
-            anything :func:`pyagc.data.load_graph` reads (edge-list file, array, networkx).
+        data: a :class:`~torch_geometric.data.Data`, an ``(x, edge_index[, y])`` tuple of
+            tensors or NumPy arrays (``edge_index`` of shape ``[2, E]``, ``x`` may be
+            ``None``), or anything :func:`pyagc.data.load_graph` reads (edge-list file, array,
+            networkx).
         method: method name (``pyagc list`` shows them).
-        n_clusters: number of clusters; default the number of classes in ``data.y``.
-        seed: seed of the run (model initialisation, sampling, KMeans).
+        n_clusters: number of clusters, an integer in ``[1, num_nodes]``; default the number
+            of classes in ``data.y``.
+        seed: seed of the run (model initialisation, sampling, KMeans), an integer ``>= 0``.
         device: ``'cpu'``, ``'cuda'`` or ``'auto'``.
         mini_batch: train with neighbour sampling.
         config: a YAML file overriding the packaged config.
@@ -70,6 +76,16 @@ def cluster(data: Any, method: str = "SSGC", n_clusters: Optional[int] = None, *
     Returns:
         :class:`ClusterResult` (``labels, embedding = pyagc.cluster(...)`` also works).
 
+    Raises:
+        ScalarTypeError: an argument of the wrong type (``n_clusters=2.5`` or ``'three'``);
+            both a ``TypeError`` and a ``ValueError``.
+        TypeError: ``data`` is ``None``, ``overrides`` is not a mapping; strings or objects
+            where numbers belong (e.g. class names as labels).
+        ValueError: a malformed graph (shape, ids, NaN, lengths, no feature columns), an
+            unknown method, more clusters than nodes; :class:`~pyagc.utils.validation.ConfigError`
+            (a ``ValueError``) for a bad config file or override.
+        FileNotFoundError: a graph or config file that does not exist.
+
     Example::
 
         >>> import pyagc
@@ -78,6 +94,12 @@ def cluster(data: Any, method: str = "SSGC", n_clusters: Optional[int] = None, *
         >>> res.labels.shape, res.metrics['NMI']
     """
     from pyagc.runner import run_experiment
+    if data is None:  # run_experiment would fall back to its synthetic default graph
+        raise TypeError("data is None; give the graph to cluster (a Data, an (x, edge_index"
+                        "[, y]) tuple, an edge-list file, ...).")
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise TypeError(f"overrides must be a mapping such as {{'train.epochs': 50}}, got "
+                        f"{type(overrides).__name__}.")
     flat: Dict[str, Any] = {}
     for key, value in {**(overrides or {}), **kwargs}.items():
         _flatten(key, value, flat)

@@ -13,6 +13,10 @@
 A mistake a user can make (unknown method or dataset, bad ``--set`` key, missing file, more
 clusters than nodes, ...) ends in one ``pyagc: error: ...`` line and exit code 1; set
 ``PYAGC_DEBUG=1`` to see the traceback instead.
+
+Ctrl-C (SIGINT) and SIGTERM (what ``kill``, schedulers and containers send) stop a run the same
+way: the current epoch ends, its checkpoint is written, the command exits with ``128 + signal``
+(130 or 143) and ``--resume`` continues; a second signal stops at once.
 """
 from __future__ import annotations
 
@@ -22,8 +26,9 @@ import os
 import sys
 from typing import List, Optional
 
-USER_ERRORS = (ValueError, TypeError, FileNotFoundError, NotADirectoryError, ImportError,
-               FloatingPointError, PermissionError)
+# OSError: a missing file, a folder where a file belongs (or the reverse), no permission, a
+# full disk — each named by its message.
+USER_ERRORS = (ValueError, TypeError, OSError, ImportError, FloatingPointError)
 
 
 def _add_data_args(parser: argparse.ArgumentParser, many: bool = False) -> None:
@@ -169,18 +174,29 @@ def _out_dir(args, dataset_name: str) -> Optional[str]:
 
 
 class _GracefulInterrupt:
-    """First Ctrl-C: finish the current epoch, checkpoint it, stop (``--resume`` continues).
-    Second Ctrl-C: stop at once (the last periodic checkpoint is kept)."""
+    """First Ctrl-C or SIGTERM: finish the current epoch, checkpoint it, stop (``--resume``
+    continues). A second one: stop at once (the last periodic checkpoint is kept; a write in
+    progress removes its temporary file)."""
+
+    SIGNALS = ("SIGINT", "SIGTERM")
 
     def __init__(self) -> None:
         self.hits = 0
-        self.previous = None
+        self.signum = None
+        self.previous = {}
 
     def handler(self, signum, frame) -> None:
         self.hits += 1
+        self.signum = signum
         if self.hits > 1:
             raise KeyboardInterrupt
         print("\npyagc: stopping after this epoch (Ctrl-C again to stop now).", file=sys.stderr)
+
+    @property
+    def exit_code(self) -> int:
+        """``128 + signal number``, the shell's convention (130 for Ctrl-C)."""
+        import signal
+        return 128 + int(self.signum or signal.SIGINT)
 
     def callback(self, stage: str, epoch: int, loss: float) -> None:
         if self.hits:
@@ -188,12 +204,16 @@ class _GracefulInterrupt:
 
     def __enter__(self) -> "_GracefulInterrupt":
         import signal
-        self.previous = signal.signal(signal.SIGINT, self.handler)
+        for name in self.SIGNALS:
+            number = getattr(signal, name, None)
+            if number is not None:
+                self.previous[number] = signal.signal(number, self.handler)
         return self
 
     def __exit__(self, *exc) -> None:
         import signal
-        signal.signal(signal.SIGINT, self.previous)
+        for number, previous in self.previous.items():
+            signal.signal(number, previous)
 
 
 def cmd_run(args) -> int:
@@ -217,7 +237,7 @@ def cmd_run(args) -> int:
                   f"{out_dir}", file=sys.stderr)
         else:
             print("pyagc: interrupted.", file=sys.stderr)
-        return 130
+        return interrupt.exit_code
     print(_describe(result))
     print(run_table(result))
     if result.out_dir:
@@ -260,11 +280,12 @@ def cmd_bench(args) -> int:
 
 def cmd_predict(args) -> int:
     from pyagc.runner import run_experiment
-    from pyagc.runner.outputs import write_labels
+    from pyagc.runner.outputs import check_output_file, write_labels
     out = args.output
     if not (out.lower().endswith(".npy") or out.lower().endswith(".csv")
             or out.lower().endswith(".txt")):
         raise ValueError(f"--output must end in .csv, .txt or .npy, got {out!r}.")
+    check_output_file(out)  # before the run, not after it
     result = run_experiment(
         args.method, dataset=args.dataset, graph=args.graph, root=args.root, runs=1,
         seed=args.seed, device=args.device, mini_batch=args.mini_batch,

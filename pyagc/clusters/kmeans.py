@@ -2,11 +2,27 @@
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Optional, Tuple, Union
 
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
+
+from pyagc.utils.validation import check_features, check_scalar
+
+
+def check_kmeans_params(n_clusters: int, n_init: int, max_iter: int,
+                        random_state: Optional[int]) -> Tuple[int, int, int]:
+    """The checks of the KMeans arguments shared by :class:`TorchKMeans` and
+    :class:`~pyagc.clusters.KMeansClusterHead`: integers ``>= 1`` (``2.5`` clusters is an error,
+    not 2) and a seed that is ``None`` or an integer ``>= 0``; returns the three as ``int``."""
+    check_scalar(n_clusters, "n_clusters", numbers.Integral, min_val=1)
+    check_scalar(n_init, "n_init", numbers.Integral, min_val=1)
+    check_scalar(max_iter, "max_iter", numbers.Integral, min_val=1)
+    if random_state is not None:
+        check_scalar(random_state, "random_state", numbers.Integral, min_val=0)
+    return int(n_clusters), int(n_init), int(max_iter)
 
 
 def _chunk_rows(n_clusters: int, budget: int = 1 << 22) -> int:
@@ -52,6 +68,12 @@ class TorchKMeans:
 
     Attributes (after :meth:`fit`): ``cluster_centers_ [k, d]``, ``labels_ [N]``,
     ``inertia_``, ``n_iter_``.
+
+    Raises:
+        ScalarTypeError: ``n_clusters``, ``n_init``, ``max_iter`` or ``random_state`` is not an
+            integer, or ``tol`` not a number.
+        ValueError: an argument out of range or unknown; in :meth:`fit`, ``X`` that is not a
+            finite numeric ``[N, d]`` matrix with ``d >= 1`` and ``N >= n_clusters``.
     """
 
     def __init__(self, metric: str = "euclidean", init: Union[str, Tensor] = "k-means++",
@@ -62,18 +84,17 @@ class TorchKMeans:
             raise ValueError(f"metric must be 'euclidean' or 'cosine', got {metric!r}.")
         if isinstance(init, str) and init not in ("k-means++", "random"):
             raise ValueError(f"init must be 'k-means++', 'random' or a tensor, got {init!r}.")
-        if int(n_clusters) < 1:
-            raise ValueError(f"n_clusters must be at least 1, got {n_clusters}.")
-        if int(n_init) < 1 or int(max_iter) < 1:
-            raise ValueError("n_init and max_iter must be at least 1.")
+        n_clusters, n_init, max_iter = check_kmeans_params(n_clusters, n_init, max_iter,
+                                                           random_state)
+        check_scalar(tol, "tol", numbers.Real, min_val=0)
         if distributed:
             raise NotImplementedError("Distributed KMeans is not available; run on one device.")
         self.metric = metric
         self.init = init
         self.random_state = random_state
-        self.n_clusters = int(n_clusters)
-        self.n_init = int(n_init)
-        self.max_iter = int(max_iter)
+        self.n_clusters = n_clusters
+        self.n_init = n_init
+        self.max_iter = max_iter
         self.tol = float(tol)
         self.verbose = verbose
         self.cluster_centers_: Optional[Tensor] = None
@@ -123,18 +144,10 @@ class TorchKMeans:
 
     # ------------------------------------------------------------------ internals
     def _check(self, X: Tensor, fitted: bool = False) -> Tensor:
-        if not isinstance(X, Tensor):
-            X = torch.as_tensor(X)
-        if X.dim() != 2:
-            raise ValueError(f"KMeans expects a 2-D tensor [num_points, dim], got shape {list(X.shape)}.")
-        X = X.detach()
-        if not X.is_floating_point():
-            X = X.float()
+        X = check_features(X.detach() if isinstance(X, Tensor) else X, name="X")
         if not fitted and X.size(0) < self.n_clusters:
             raise ValueError(f"n_clusters={self.n_clusters} is larger than the number of points "
                              f"({X.size(0)}); lower n_clusters.")
-        if not torch.isfinite(X).all():
-            raise ValueError("KMeans input contains NaN or infinite values.")
         if self.metric == "cosine":
             X = torch.nn.functional.normalize(X, dim=1)
         return X.contiguous()

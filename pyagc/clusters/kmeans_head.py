@@ -7,7 +7,8 @@ import torch
 from torch import Tensor
 
 from pyagc.clusters.base import BaseClusterHead
-from pyagc.clusters.kmeans import TorchKMeans
+from pyagc.clusters.kmeans import TorchKMeans, check_kmeans_params
+from pyagc.utils.validation import check_features
 
 
 class KMeansClusterHead(BaseClusterHead):
@@ -21,6 +22,12 @@ class KMeansClusterHead(BaseClusterHead):
         max_iter: Lloyd iterations per restart.
         random_state: seed; the same seed gives the same labels.
         verbose: show a progress bar over the restarts (torch backend).
+
+    Raises:
+        ScalarTypeError: ``n_clusters``, ``n_init``, ``max_iter`` or ``random_state`` is not an
+            integer (``n_clusters=2.5`` is an error, not 2 clusters).
+        ValueError: an argument out of range, an unknown ``backend``; in :meth:`fit_predict`,
+            ``z`` that is not a finite numeric ``[N, d]`` matrix with ``N >= n_clusters``.
     """
 
     def __init__(self, n_clusters: int, backend: str = "torch", n_init: int = 10,
@@ -29,10 +36,9 @@ class KMeansClusterHead(BaseClusterHead):
         super().__init__()
         if backend not in ("torch", "sklearn"):
             raise ValueError(f"backend must be 'torch' or 'sklearn', got {backend!r}.")
-        self.n_clusters = int(n_clusters)
+        self.n_clusters, self.n_init, self.max_iter = check_kmeans_params(
+            n_clusters, n_init, max_iter, random_state)
         self.backend = backend
-        self.n_init = int(n_init)
-        self.max_iter = int(max_iter)
         self.random_state = random_state
         self.verbose = bool(verbose)
         self.cluster_centers_: Optional[Tensor] = None
@@ -49,9 +55,8 @@ class KMeansClusterHead(BaseClusterHead):
             self.cluster_centers_, self.inertia_ = km.cluster_centers_, km.inertia_
         else:
             from sklearn.cluster import KMeans
-            if not isinstance(z, Tensor):
-                z = torch.as_tensor(z)
-            if z.dim() != 2 or z.size(0) < self.n_clusters:
+            z = check_features(z.detach() if isinstance(z, Tensor) else z, name="z")
+            if z.size(0) < self.n_clusters:
                 raise ValueError(f"KMeans expects [num_points >= n_clusters, dim] input, got "
                                  f"{list(z.shape)} with n_clusters={self.n_clusters}.")
             km = KMeans(self.n_clusters, n_init=self.n_init, max_iter=self.max_iter,

@@ -1,6 +1,7 @@
 """Bring a user's own graph into pyagc: files, arrays, PyG ``Data`` or networkx graphs."""
 from __future__ import annotations
 
+import numbers
 import os
 from typing import Any, Optional, Union
 
@@ -12,6 +13,7 @@ from torch_geometric.data import Data
 from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
 
 from pyagc.data.validation import check_edge_index, check_features, check_labels, validate_graph
+from pyagc.utils.validation import as_array_tensor, check_scalar
 
 PathOrArray = Union[str, os.PathLike, np.ndarray, Tensor, sp.spmatrix, Any]
 
@@ -33,17 +35,31 @@ def load_graph(edges: Any, features: Optional[PathOrArray] = None,
             an array, a tensor or a SciPy sparse matrix (densified).
         labels: optional class per node ``[N]`` (``.npy``, ``.csv``/``.txt`` or an array);
             negative values mark unlabelled nodes.
-        num_nodes: number of nodes; defaults to the features' rows, else ``max id + 1``.
-            Nodes without edges are kept (isolated nodes are allowed).
+        num_nodes: number of nodes; defaults to a ``Data``'s own ``num_nodes`` when it was
+            set, else the features' rows, else ``max id + 1``, else the labels' length. Nodes
+            without edges are kept (isolated nodes are allowed).
         undirected: add the reverse of every edge (the default, as clustering methods assume).
         drop_self_loops: remove ``i -> i`` edges. Duplicate edges are always merged (weights
             summed).
 
+    Every graph then goes through :func:`~pyagc.data.validate_graph` (features cast to the
+    default float dtype, weights checked), the one check of every entry point.
+
     Raises:
-        ValueError: one clear message per malformed input (shape, ids, NaN features, lengths).
+        FileNotFoundError: a file that does not exist.
+        TypeError: strings or Python objects where numbers belong (e.g. class names as
+            labels: map them to ids first).
+        ValueError: one clear message per malformed input (shape, ids, NaN features, lengths,
+            zero feature columns), or a file that is not what its extension says (named).
     """
+    if num_nodes is not None:
+        check_scalar(num_nodes, "num_nodes", numbers.Integral, min_val=1)
+    check_scalar(undirected, "undirected", bool)
+    check_scalar(drop_self_loops, "drop_self_loops", bool)
     if isinstance(edges, Data):
         data = edges.clone()
+        if num_nodes is None and "num_nodes" in data.keys():
+            num_nodes = data.num_nodes
     elif _is_networkx(edges):
         data = _from_networkx(edges)
     else:
@@ -52,9 +68,13 @@ def load_graph(edges: Any, features: Optional[PathOrArray] = None,
         if edge_weight is not None:
             data.edge_weight = edge_weight
     if features is not None:
-        data.x = check_features(_read_matrix(features, "features"))
+        data.x = _read_matrix(features, "features")
+    if getattr(data, "x", None) is not None:
+        data.x = check_features(data.x)
     if labels is not None:
-        data.y = torch.as_tensor(np.asarray(_read_vector(labels)))
+        data.y = _read_vector(labels)
+    if getattr(data, "y", None) is not None:
+        data.y = check_labels(data.y)
 
     data.edge_index = check_edge_index(data.edge_index)
     if num_nodes is None:
@@ -67,7 +87,7 @@ def load_graph(edges: Any, features: Optional[PathOrArray] = None,
         else:
             num_nodes = 0
     data.num_nodes = int(num_nodes)
-    data.edge_index = check_edge_index(data.edge_index, data.num_nodes)
+    data = validate_graph(data)
     weight = getattr(data, "edge_weight", None)
     if drop_self_loops:
         data.edge_index, weight = remove_self_loops(data.edge_index, weight)
@@ -77,9 +97,7 @@ def load_graph(edges: Any, features: Optional[PathOrArray] = None,
         data.edge_index, weight = coalesce(data.edge_index, weight, data.num_nodes)
     if weight is not None:
         data.edge_weight = weight
-    if getattr(data, "y", None) is not None:
-        data.y = check_labels(data.y, data.num_nodes)
-    return validate_graph(data)
+    return data
 
 
 def _is_networkx(obj: Any) -> bool:
@@ -97,10 +115,9 @@ def _from_networkx(graph) -> Data:
         data.edge_weight = torch.tensor(weights, dtype=torch.float)
     attrs = graph.nodes(data=True)
     if nodes and all("x" in attrs[n] for n in nodes):
-        data.x = torch.as_tensor(np.asarray([np.asarray(attrs[n]["x"], dtype=np.float32)
-                                             for n in nodes]))
+        data.x = check_features([attrs[n]["x"] for n in nodes], name="node attribute 'x'")
     if nodes and all("y" in attrs[n] for n in nodes):
-        data.y = torch.as_tensor([int(attrs[n]["y"]) for n in nodes])
+        data.y = check_labels([attrs[n]["y"] for n in nodes], name="node attribute 'y'")
     return data
 
 
@@ -111,7 +128,7 @@ def _read_edges(edges: Any):
     if from_file:
         array = _read_table(edges, "edge list")
     else:
-        array = edges.numpy() if isinstance(edges, Tensor) else np.asarray(edges)
+        array = as_array_tensor(edges, "The edge list", "integer node ids").numpy()
     if array.ndim == 2 and array.shape[0] == 0:
         array = array.reshape(0, 2)
     if array.ndim != 2 or (array.shape[0] not in (2, 3) and array.shape[1] not in (2, 3)):
@@ -128,29 +145,63 @@ def _read_edges(edges: Any):
 
 
 def _read_table(path, what: str) -> np.ndarray:
+    """The array in ``path``, read as its extension says; a file that is not (a pickled object
+    array, a text file named ``.npy``, binary data named ``.csv``) is refused by name. Nothing
+    is ever unpickled."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"The {what} file {path!r} does not exist.")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"The {what} path {path!r} is a folder, not a file.")
     lower = path.lower()
-    if lower.endswith(".npy"):
-        return np.load(path, allow_pickle=False)
-    if lower.endswith(".npz"):
-        try:
-            return sp.load_npz(path)
-        except (ValueError, KeyError, OSError):
-            with np.load(path, allow_pickle=False) as archive:
-                if len(archive.files) != 1:
-                    raise ValueError(f"{path} holds {len(archive.files)} arrays "
-                                     f"({archive.files}); save exactly one.") from None
-                return archive[archive.files[0]]
-    delimiter = "," if lower.endswith(".csv") else None
-    with open(path) as handle:
-        first = handle.readline()
-    skip = 0 if _is_numeric_line(first, delimiter) else 1
     try:
-        array = np.loadtxt(path, delimiter=delimiter, skiprows=skip, ndmin=2)
+        if lower.endswith(".npy"):
+            return _numeric(np.load(path, allow_pickle=False), path, what)
+        if lower.endswith(".npz"):
+            return _read_npz(path, what)
+        delimiter = "," if lower.endswith(".csv") else None
+        with open(path) as handle:
+            first = handle.readline()
+        skip = 0 if _is_numeric_line(first, delimiter) else 1
+        return np.loadtxt(path, delimiter=delimiter, skiprows=skip, ndmin=2)
+    except UnicodeDecodeError:
+        raise ValueError(f"The {what} file {path!r} is not a text file; save it as CSV/TSV "
+                         "text, or as .npy/.npz.") from None
     except ValueError as err:
-        raise ValueError(f"Could not read the {what} {path!r} as numbers: {err}") from None
+        if "pickle" in str(err) or "Object arrays" in str(err):
+            raise ValueError(f"The {what} file {path!r} is not a NumPy array of numbers (it "
+                             "holds pickled Python objects, or is not a NumPy file at all); "
+                             "pyagc never unpickles files: save a numeric array with "
+                             "np.save / np.savez.") from None
+        if str(err).startswith(f"The {what} file"):
+            raise
+        raise ValueError(f"The {what} file {path!r} could not be read as numbers: {err}"
+                         ) from None
+    except (OSError, EOFError) as err:
+        raise ValueError(f"The {what} file {path!r} cannot be read as its extension says "
+                         f"({type(err).__name__}: {err}).") from None
+    except MemoryError as err:  # a header declaring a huge shape (a few bytes can)
+        raise ValueError(f"The {what} file {path!r} declares an array larger than this "
+                         f"machine's memory ({err}); it is damaged or not what its extension "
+                         "says.") from None
+
+
+def _read_npz(path: str, what: str) -> Any:
+    try:
+        return sp.load_npz(path)
+    except (ValueError, KeyError, OSError):
+        pass
+    with np.load(path, allow_pickle=False) as archive:
+        if len(archive.files) != 1:
+            raise ValueError(f"The {what} file {path!r} holds {len(archive.files)} arrays "
+                             f"({archive.files}); save exactly one.")
+        return _numeric(archive[archive.files[0]], path, what)
+
+
+def _numeric(array: np.ndarray, path: str, what: str) -> np.ndarray:
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
+        raise ValueError(f"The {what} file {path!r} holds an array of dtype {array.dtype}; "
+                         "pyagc reads numbers only.")
     return array
 
 
@@ -162,18 +213,18 @@ def _is_numeric_line(line: str, delimiter: Optional[str]) -> bool:
         return False
 
 
-def _read_matrix(source: PathOrArray, what: str) -> Tensor:
+def _read_matrix(source: PathOrArray, what: str) -> Any:
+    """A file's array, or ``source`` itself (:func:`check_features` converts and checks)."""
     if isinstance(source, (str, os.PathLike)):
-        source = _read_table(source, what)
-    if sp.issparse(source):
-        source = source.toarray()
-    if isinstance(source, Tensor):
-        return source.to_dense() if source.is_sparse else source
-    return torch.as_tensor(np.asarray(source, dtype=np.float32))
+        return _read_table(source, what)
+    return source
 
 
-def _read_vector(source: PathOrArray) -> np.ndarray:
+def _read_vector(source: PathOrArray) -> Any:
+    """Labels from a file (a row or a column), or ``source`` itself (:func:`check_labels`
+    converts and checks)."""
     if isinstance(source, (str, os.PathLike)):
         source = _read_table(source, "labels")
-    array = source.numpy() if isinstance(source, Tensor) else np.asarray(source)
-    return array.reshape(-1) if array.ndim == 2 and 1 in array.shape else array
+    if getattr(source, "ndim", None) == 2 and 1 in source.shape:
+        return source.reshape(-1)
+    return source

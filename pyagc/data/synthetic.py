@@ -1,9 +1,13 @@
 """Contextual stochastic block model: a seeded attributed graph with planted clusters."""
 from __future__ import annotations
 
+import numbers
+
 import torch
 from torch_geometric.data import Data
 from torch_geometric.utils import coalesce, remove_self_loops
+
+from pyagc.utils.validation import check_scalar
 
 
 def make_csbm(num_nodes: int, n_clusters: int, avg_degree: float = 10.0,
@@ -29,12 +33,18 @@ def make_csbm(num_nodes: int, n_clusters: int, avg_degree: float = 10.0,
 
     A 1M-node graph with ``avg_degree=10`` (10M directed edges) takes a few seconds.
 
+    Raises:
+        ScalarTypeError: an argument of the wrong type (``num_nodes=2.5``, ``seed='0'``).
+        ValueError: an argument out of range (``homophily`` outside ``[0, 1]``, ``n_clusters``
+            above ``num_nodes``, negative ``avg_degree``/``feature_signal``/``seed``, unknown
+            ``features``).
+
     Returns:
         :class:`~torch_geometric.data.Data` with ``x [N, F]`` (float32), ``edge_index
         [2, E]`` (undirected, sorted, no self-loops) and ``y [N]`` (long).
     """
     _check_csbm_args(num_nodes, n_clusters, avg_degree, homophily, num_features, features,
-                     feature_signal)
+                     feature_signal, seed)
     gen = torch.Generator().manual_seed(int(seed))
     y = torch.randperm(num_nodes, generator=gen) % n_clusters
 
@@ -79,19 +89,13 @@ def _block_features(y, n_clusters, num_features, kind, signal, gen) -> torch.Ten
 
 
 def _check_csbm_args(num_nodes, n_clusters, avg_degree, homophily, num_features, features,
-                     signal) -> None:
-    if int(num_nodes) < 1:
-        raise ValueError(f"num_nodes must be at least 1, got {num_nodes}.")
-    if not 1 <= int(n_clusters) <= int(num_nodes):
-        raise ValueError(f"n_clusters must be between 1 and num_nodes ({num_nodes}), "
-                         f"got {n_clusters}.")
-    if avg_degree < 0:
-        raise ValueError(f"avg_degree must be non-negative, got {avg_degree}.")
-    if not 0.0 <= homophily <= 1.0:
-        raise ValueError(f"homophily is a probability in [0, 1], got {homophily}.")
-    if int(num_features) < 1:
-        raise ValueError(f"num_features must be at least 1, got {num_features}.")
+                     signal, seed) -> None:
+    check_scalar(num_nodes, "num_nodes", numbers.Integral, min_val=1)
+    check_scalar(n_clusters, "n_clusters", numbers.Integral, min_val=1, max_val=num_nodes)
+    check_scalar(avg_degree, "avg_degree", numbers.Real, min_val=0)
+    check_scalar(homophily, "homophily", numbers.Real, min_val=0, max_val=1)
+    check_scalar(num_features, "num_features", numbers.Integral, min_val=1)
     if features not in ("gaussian", "sparse"):
         raise ValueError(f"features must be 'gaussian' or 'sparse', got {features!r}.")
-    if signal < 0:
-        raise ValueError(f"feature_signal must be non-negative, got {signal}.")
+    check_scalar(signal, "feature_signal", numbers.Real, min_val=0)
+    check_scalar(seed, "seed", numbers.Integral, min_val=0)

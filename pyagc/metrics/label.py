@@ -9,6 +9,8 @@ from scipy.optimize import linear_sum_assignment
 from sklearn import metrics as skm
 from sklearn.metrics.cluster import contingency_matrix
 
+from pyagc.utils.validation import as_array_tensor
+
 ArrayLike = Union[torch.Tensor, np.ndarray, Sequence[int]]
 
 _ALIASES = {"nmi": "NMI", "ari": "ARI", "acc": "ACC", "accuracy": "ACC", "f1": "F1",
@@ -17,15 +19,16 @@ _ALIASES = {"nmi": "NMI", "ari": "ARI", "acc": "ACC", "accuracy": "ACC", "f1": "
 
 def _to_numpy(values: ArrayLike, name: str) -> np.ndarray:
     if isinstance(values, torch.Tensor):
-        values = values.detach().cpu().numpy()
-    array = np.asarray(values)
+        values = values.detach().cpu()
+    array = as_array_tensor(values, name, "a 1-D vector of integer ids").numpy()
     if array.ndim == 2 and 1 in array.shape:
         array = array.reshape(-1)
     if array.ndim != 1:
         raise ValueError(f"{name} must be a 1-D vector of ids, got shape {list(array.shape)}.")
     if array.size and not np.issubdtype(array.dtype, np.integer):
-        if not np.array_equal(array, np.round(array)):
-            raise ValueError(f"{name} must hold integer ids.")
+        if np.iscomplexobj(array) or not np.isfinite(array).all() \
+                or not np.array_equal(array, np.round(array)):
+            raise ValueError(f"{name} must hold integer ids (no NaN, inf or fractions).")
         array = array.astype(np.int64)
     return array
 
@@ -78,6 +81,11 @@ def label_metrics(y_true: ArrayLike, y_pred: ArrayLike,
 
     Returns:
         ``{name: value}`` in the order asked, with the canonical names above.
+
+    Raises:
+        TypeError: labels that are not numbers (class names: map them to ids first).
+        ValueError: an unknown metric, vectors of different lengths or not 1-D, non-integer,
+            NaN or infinite ids, no labelled node.
     """
     names = (metrics,) if isinstance(metrics, str) else tuple(metrics)
     wanted = []

@@ -8,7 +8,10 @@ Resolution order (later wins):
 4. a user ``--config FILE`` (same layout, its own ``datasets:`` entry applied too);
 5. ``--set section.key=value`` overrides (or ``key=value`` when the key is unique).
 
-Every file is read with :func:`yaml.safe_load`. Keys that the defaults do not know are
+Every file (and every ``--set`` value) is read as plain data by :func:`load_yaml`:
+:class:`yaml.SafeLoader` (no Python objects), no anchors/aliases (a few hundred bytes of nested
+aliases expand to gigabytes), at most :data:`MAX_DEPTH` levels of nesting and files of at most
+:data:`MAX_CONFIG_BYTES`. Keys that the defaults do not know are
 rejected (a typo must not pass silently); prefix a ``--set`` key with ``+`` to add a new one
 (e.g. ``--set +model.heads=4`` for an extra encoder argument).
 """
@@ -93,16 +96,80 @@ def _coerce(value: Any) -> Any:
     return value
 
 
-def read_yaml(path: Union[str, os.PathLike]) -> Dict[str, Any]:
-    """A YAML mapping from ``path`` (``yaml.safe_load``), with a clear error otherwise."""
+#: Deepest nesting of mappings/lists a config may have (the packaged ones use 5).
+MAX_DEPTH = 32
+#: Largest config file read (the packaged ones are a few KB).
+MAX_CONFIG_BYTES = 1 << 20
+
+
+class _PlainDataLoader(yaml.SafeLoader):
+    """:class:`yaml.SafeLoader` that refuses aliases and bounds the nesting depth while it
+    composes the document, before anything is built."""
+
+    _depth = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise ConfigError(f"YAML aliases are not accepted ('*{event.anchor}' at line "
+                              f"{event.start_mark.line + 1}): write the values out in full "
+                              "(aliases let a tiny file expand to gigabytes).")
+        if self._depth >= MAX_DEPTH:
+            mark = self.peek_event().start_mark
+            raise ConfigError(f"the YAML is nested more than {MAX_DEPTH} levels deep (line "
+                              f"{mark.line + 1}); a config needs a few.")
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def load_yaml(stream: Any) -> Any:
+    """Parse YAML text (or an open file) as plain data: :class:`yaml.SafeLoader`, without
+    aliases, at most :data:`MAX_DEPTH` levels deep.
+
+    Raises:
+        yaml.YAMLError: not valid YAML.
+        ConfigError: an alias, or too deep a nesting.
+    """
+    return yaml.load(stream, Loader=_PlainDataLoader)
+
+
+def load_yaml_file(path: Union[str, os.PathLike], what: str = "Config file") -> Any:
+    """The plain data in the YAML file ``path`` (:func:`load_yaml`), any problem (missing,
+    too large, not text, not valid YAML, aliases) as one error naming the file.
+
+    Raises:
+        TypeError: ``path`` is not a path.
+        FileNotFoundError: ``path`` is not a file.
+        ConfigError: everything else.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{what} must be a path to a YAML file, got {type(path).__name__}.")
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"Config file {path!r} does not exist.")
-    with open(path) as handle:
-        try:
-            content = yaml.safe_load(handle)
-        except yaml.YAMLError as err:
-            raise ConfigError(f"Config file {path!r} is not valid YAML: {err}") from None
+        raise FileNotFoundError(f"{what} {path!r} does not exist.")
+    size = os.path.getsize(path)
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{what} {path!r} is {size:,} bytes; a config is at most "
+                          f"{MAX_CONFIG_BYTES:,}.")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return load_yaml(handle)
+    except yaml.YAMLError as err:  # on one line: the CLI shows one line
+        raise ConfigError(f"{what} {path!r} is not valid YAML: {' '.join(str(err).split())}"
+                          ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} {path!r} is not a UTF-8 text file.") from None
+    except ConfigError as err:
+        raise ConfigError(f"{what} {path!r}: {err}") from None
+
+
+def read_yaml(path: Union[str, os.PathLike]) -> Dict[str, Any]:
+    """A YAML mapping from ``path`` (:func:`load_yaml_file`), with a clear error otherwise."""
+    content = load_yaml_file(path)
+    path = os.fspath(path)
     if content is None:
         return {}
     if not isinstance(content, dict):
@@ -180,9 +247,11 @@ def parse_overrides(items: Iterable[str]) -> List[tuple]:
         if not key or any(not part for part in key.split(".")):
             raise ConfigError(f"--set has an empty key in {item!r}.")
         try:
-            value = yaml.safe_load(text) if text.strip() else None
+            value = load_yaml(text) if text.strip() else None
         except yaml.YAMLError:
             value = text
+        except ConfigError as err:
+            raise ConfigError(f"--set {item!r}: {err}") from None
         parsed.append((key, _coerce(value), add_new))
     return parsed
 

@@ -3,6 +3,7 @@ score a method; aggregate the runs and write the results folder."""
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 import resource
 import sys
@@ -10,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Type, Union
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -22,6 +24,7 @@ from pyagc.models import BaseModel, TrainableModel
 from pyagc.runner.recipe import EpochCallback, train_model
 from pyagc.runner.registry import get_method
 from pyagc.sampling import neighbor_loader
+from pyagc.utils.validation import check_scalar
 
 SYNTHETIC = "Synthetic"
 
@@ -59,13 +62,14 @@ def load_data(dataset: Optional[str] = None, graph: Optional[Sequence[str]] = No
         return data, os.path.splitext(os.path.basename(edges))[0]
     if dataset is None or dataset.lower() in ("synthetic", "csbm"):
         cfg = dict(data_cfg or {})
-        data = make_csbm(int(cfg.get("num_nodes", 2000)), int(cfg.get("n_clusters", 5)),
-                         avg_degree=float(cfg.get("avg_degree", 8.0)),
-                         homophily=float(cfg.get("homophily", 0.7)),
-                         num_features=int(cfg.get("num_features", 64)),
-                         features=str(cfg.get("features", "gaussian")),
-                         feature_signal=float(cfg.get("feature_signal", 0.25)),
-                         seed=int(cfg.get("seed", 0)))
+        # No int()/float() here: make_csbm checks the values (2.5 nodes is an error, not 2).
+        data = make_csbm(cfg.get("num_nodes", 2000), cfg.get("n_clusters", 5),
+                         avg_degree=cfg.get("avg_degree", 8.0),
+                         homophily=cfg.get("homophily", 0.7),
+                         num_features=cfg.get("num_features", 64),
+                         features=cfg.get("features", "gaussian"),
+                         feature_signal=cfg.get("feature_signal", 0.25),
+                         seed=cfg.get("seed", 0))
         return data, SYNTHETIC
     normalize = (data_cfg or {}).get("normalize_features", True)
     x, edge_index, y = get_dataset(dataset, root or default_root(), normalize_features=normalize)
@@ -74,17 +78,34 @@ def load_data(dataset: Optional[str] = None, graph: Optional[Sequence[str]] = No
     return Data(x=x, edge_index=edge_index, y=y, num_nodes=x.size(0)), name
 
 
+def is_graph_tuple(data: Any) -> bool:
+    """Whether ``data`` is an ``(x, edge_index[, y])`` tuple (or list): 2 or 3 items whose
+    second is a 2-D tensor or array, as :func:`pyagc.data.get_dataset` returns. Any other
+    sequence is an edge list."""
+    return (isinstance(data, (tuple, list)) and 2 <= len(data) <= 3
+            and isinstance(data[1], (Tensor, np.ndarray)) and data[1].ndim == 2)
+
+
 def as_data(data: Any) -> Data:
-    """Accept a :class:`Data`, an ``(x, edge_index[, y])`` tuple, or anything
-    :func:`pyagc.data.load_graph` reads (files, arrays, networkx graphs)."""
+    """Accept a :class:`Data`, an ``(x, edge_index[, y])`` tuple (tensors or NumPy arrays; ``x``
+    may be ``None``), or anything :func:`pyagc.data.load_graph` reads (files, arrays, networkx
+    graphs).
+
+    A tuple becomes a :class:`Data` first, so that every route goes through the same checks
+    (:func:`pyagc.data.load_graph` → :func:`pyagc.data.validate_graph`): its ``edge_index``
+    must be ``[2, E]`` (PyG's layout; a third row is refused, not read as weights).
+    """
     from pyagc.data import load_graph
-    if isinstance(data, Data):
-        return load_graph(data)
-    if isinstance(data, (tuple, list)) and 2 <= len(data) <= 3 and isinstance(data[1], Tensor):
+    if is_graph_tuple(data):
         x, edge_index = data[0], data[1]
         y = data[2] if len(data) == 3 else None
-        return load_graph(edge_index, features=x, labels=y,
-                          num_nodes=x.size(0) if isinstance(x, Tensor) else None)
+        graph = Data(edge_index=edge_index)
+        if x is not None:
+            graph.x = x
+            graph.num_nodes = len(x) if not hasattr(x, "shape") else x.shape[0]
+        if y is not None:
+            graph.y = y
+        return load_graph(graph)
     return load_graph(data)
 
 
@@ -96,6 +117,13 @@ def labels_of(data: Data) -> Optional[Tensor]:
 
 
 def resolve_n_clusters(data: Data, requested: Optional[int]) -> int:
+    """``requested`` (an integer in ``[1, num_nodes]``), or the number of classes in the
+    graph's labels when it is ``None``.
+
+    Raises:
+        ScalarTypeError: ``requested`` is not an integer (``2.5``, ``'three'``).
+        ValueError: it is out of range, or ``None`` on a graph without labels.
+    """
     if requested is None:
         y = labels_of(data)
         if y is None:
@@ -103,7 +131,7 @@ def resolve_n_clusters(data: Data, requested: Optional[int]) -> int:
                              "give it with --n-clusters K (or --set cluster.n_clusters=K).")
         k = int(torch.unique(y[y >= 0]).numel())
     else:
-        k = int(requested)
+        k = int(check_scalar(requested, "n_clusters", numbers.Integral, min_val=1))
     if k < 1:
         raise ValueError(f"The number of clusters must be at least 1, got {k}.")
     if k > data.num_nodes:
@@ -388,11 +416,24 @@ def run_experiment(method: Union[str, Type[BaseModel]], *, dataset: Optional[str
                    save_labels: bool = False,
                    callbacks: Optional[List[EpochCallback]] = None,
                    echo: Optional[Callable[[str], None]] = None) -> ExperimentResult:
-    """The whole pipeline for ``runs`` seeds (``seed + run``); see ``pyagc run --help``."""
+    """The whole pipeline for ``runs`` seeds (``seed + run``); see ``pyagc run --help``.
+
+    ``data`` is anything :func:`as_data` accepts; ``runs`` and ``n_clusters`` are integers
+    ``>= 1``, ``seed`` an integer ``>= 0``.
+
+    Raises:
+        ScalarTypeError, ValueError: a bad argument, config value or graph (one message each).
+        ConfigError: a config file or override that cannot be used.
+        FileNotFoundError, NotADirectoryError: a missing input, a results folder that is a file.
+    """
     from pyagc.runner.outputs import ResultsWriter
     cls = get_method(method)
-    if int(runs) < 1:
-        raise ValueError(f"--runs must be at least 1, got {runs}.")
+    check_scalar(runs, "runs", numbers.Integral, min_val=1)
+    check_scalar(seed, "seed", numbers.Integral, min_val=0)
+    check_scalar(mini_batch, "mini_batch", bool)
+    check_scalar(resume, "resume", bool)
+    if n_clusters is not None:
+        check_scalar(n_clusters, "n_clusters", numbers.Integral, min_val=1)
     if resume and not out_dir:
         raise ValueError("--resume needs --out DIR, the results folder of the interrupted run.")
     if plot:

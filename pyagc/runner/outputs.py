@@ -12,6 +12,11 @@
     <out>/checkpoints/run<i>/{best,last}.pt
     <out>/labels/run<i>.csv|.npy   with --save-labels
     <out>/plots/*.png              with --plot
+
+Nothing else: every file is data (YAML, JSON, CSV, Markdown, text, PNG, NumPy arrays without
+pickles, and checkpoints that :func:`torch.load` reads with ``weights_only=True``). Files are
+written through a temporary ``.tmp-*`` file and a rename; stale temporary files of a killed run
+are removed when the folder is opened again.
 """
 from __future__ import annotations
 
@@ -22,20 +27,40 @@ import os
 from typing import Any, Dict, List, Optional
 
 import numpy as np
-import yaml
 
-from pyagc.runner.checkpoint import atomic_write_text
-from pyagc.runner.config import dump_config
+from pyagc.runner.checkpoint import TMP_PREFIX, atomic_write_text
+from pyagc.runner.config import dump_config, load_yaml_file
+from pyagc.utils.validation import ConfigError
+
+#: The subfolders of a results folder (besides itself and each ``checkpoints/run<i>``) that
+#: hold files written atomically (through ``.tmp-*``).
+_ATOMIC_FOLDERS = ("runs", "labels", "checkpoints")
+
+
+def check_output_file(path: str, what: str = "--output") -> str:
+    """Refuse an output file path that is an existing folder, before any work is done."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{what} {path!r} is a folder; give a file name such as "
+                                f"{os.path.join(path, 'labels.csv')!r}.")
+    return path
 
 
 def write_labels(labels, path: str) -> str:
-    """Write one cluster id per node: ``.npy`` (NumPy) or CSV ``node,cluster`` otherwise."""
+    """Write one cluster id per node: ``.npy`` (NumPy) or CSV ``node,cluster`` otherwise.
+
+    Raises:
+        IsADirectoryError: ``path`` is a folder.
+    """
+    check_output_file(path, "The labels file")
     labels = np.asarray(labels.cpu().numpy() if hasattr(labels, "cpu") else labels,
                         dtype=np.int64).reshape(-1)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     if path.lower().endswith(".npy"):
-        np.save(path, labels)
+        from pyagc.runner.checkpoint import atomic_write_bytes
+        buffer = io.BytesIO()
+        np.save(buffer, labels, allow_pickle=False)
+        atomic_write_bytes(path, buffer.getvalue())
     else:
         buffer = io.StringIO()
         buffer.write("node,cluster\n")
@@ -46,10 +71,17 @@ def write_labels(labels, path: str) -> str:
 
 
 class ResultsWriter:
-    """Writes (and on ``--resume`` reads back) the results folder ``out_dir``."""
+    """Writes (and on ``--resume`` reads back) the results folder ``out_dir``.
+
+    Raises:
+        NotADirectoryError: ``out_dir`` (or a folder above it) is an existing file.
+        FileNotFoundError: ``resume`` and ``out_dir`` holds no earlier run.
+        ValueError: not ``resume`` and ``out_dir`` holds finished results.
+    """
 
     def __init__(self, out_dir: str, resume: bool = False) -> None:
         self.out_dir = os.path.abspath(out_dir)
+        _refuse_file_in_path(self.out_dir)
         if resume and not os.path.isfile(os.path.join(self.out_dir, "config.yaml")):
             raise FileNotFoundError(f"Nothing to resume in {self.out_dir}: it has no "
                                     "config.yaml from an earlier run.")
@@ -58,6 +90,25 @@ class ResultsWriter:
                              "--out folder (or add --resume to continue an interrupted run).")
         self.resume = resume
         os.makedirs(self.out_dir, exist_ok=True)
+        self.removed_temporaries = self._remove_stale_temporaries()
+
+    def _remove_stale_temporaries(self) -> List[str]:
+        """Delete the ``.tmp-*`` files a killed run left (a write cut off before its
+        rename); only in the folders this writer writes to."""
+        removed = []
+        folders = [self.out_dir] + [self.path(name) for name in _ATOMIC_FOLDERS]
+        checkpoints = self.path("checkpoints")
+        if os.path.isdir(checkpoints):
+            folders += [os.path.join(checkpoints, name) for name in os.listdir(checkpoints)]
+        for folder in folders:
+            if not os.path.isdir(folder):
+                continue
+            for name in os.listdir(folder):
+                target = os.path.join(folder, name)
+                if name.startswith(TMP_PREFIX) and os.path.isfile(target):
+                    os.unlink(target)
+                    removed.append(target)
+        return removed
 
     def path(self, *parts: str) -> str:
         return os.path.join(self.out_dir, *parts)
@@ -65,8 +116,12 @@ class ResultsWriter:
     def check_or_write_config(self, config: Dict[str, Any]) -> None:
         target = self.path("config.yaml")
         if self.resume:
-            with open(target) as handle:
-                saved = yaml.safe_load(handle)
+            try:
+                saved = load_yaml_file(target, what="The saved config")
+            except ConfigError as err:
+                raise ConfigError(f"{err} It was changed after the run started, so the run "
+                                  "cannot be resumed; start afresh with another --out "
+                                  "folder.") from None
             if saved != json.loads(json.dumps(config)):
                 raise ValueError(f"The options differ from those of the run in {self.out_dir} "
                                  "(see its config.yaml); resume with the same command.")
@@ -77,8 +132,15 @@ class ResultsWriter:
         target = self.path("runs", f"run{run}.json")
         if not os.path.isfile(target):
             return None
-        with open(target) as handle:
-            return json.load(handle)
+        try:
+            with open(target, encoding="utf-8") as handle:
+                record = json.load(handle)
+        except (ValueError, UnicodeDecodeError):
+            record = None
+        if not isinstance(record, dict) or not _RUN_KEYS <= set(record):
+            raise ValueError(f"{target} is not a run record written by pyagc (it was changed "
+                             "or damaged); delete it to run that run again.")
+        return record
 
     def write_run(self, result, save_labels: bool = False) -> None:
         record = result.record()
@@ -113,6 +175,23 @@ class ResultsWriter:
         atomic_write_text(self.path("results.csv"), _runs_csv(records))
         atomic_write_text(self.path("loss_curve.csv"), _loss_csv(histories))
         atomic_write_text(self.path("summary.md"), markdown_summary([experiment]) + "\n")
+
+
+_RUN_KEYS = {"run", "seed", "metrics", "times", "memory_mb", "epochs"}
+
+
+def _refuse_file_in_path(folder: str) -> None:
+    """A clear error when ``folder``, or a folder above it, is an existing file."""
+    here = folder
+    while here and not os.path.exists(here):
+        parent = os.path.dirname(here)
+        if parent == here:
+            return
+        here = parent
+    if here and not os.path.isdir(here):
+        what = "is" if here == folder else f"is inside {here!r}, which is"
+        raise NotADirectoryError(f"The results folder {folder!r} {what} an existing file, "
+                                 "not a folder; choose another --out.")
 
 
 def _runs_csv(records: List[Dict[str, Any]]) -> str:

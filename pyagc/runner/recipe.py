@@ -91,9 +91,13 @@ def train_model(model: TrainableModel, data: Data, config: Dict[str, Any],
     state = TrainState()
     resume_ckpt = checkpoints.load("last") if (resume and checkpoints is not None) else None
     if resume_ckpt is not None:
-        saved = resume_ckpt["train_state"]
-        state = TrainState(**saved)
-        model.load_state_dict(resume_ckpt["model"])
+        try:
+            state = TrainState(**resume_ckpt["train_state"])
+            model.load_state_dict(resume_ckpt["model"])
+        except (TypeError, RuntimeError) as err:  # foreign keys, or another model's weights
+            raise ValueError(f"Checkpoint {checkpoints.path('last')} does not fit this run "
+                             f"({type(err).__name__}); delete it to start the run afresh."
+                             ) from None
         logger.info("Resuming from stage %d epoch %d.", state.stage_index, state.epoch)
 
     for stage_index, stage in enumerate(stages):

@@ -8,11 +8,12 @@ from __future__ import annotations
 import numbers
 from typing import Any, Optional, Tuple, Type, Union
 
+import numpy as np
 import torch
 from torch import Tensor
 
 __all__ = ["ConfigError", "ScalarTypeError", "check_scalar", "check_edge_index",
-           "check_features", "check_labels"]
+           "check_features", "check_labels", "as_array_tensor"]
 
 
 class ConfigError(ValueError):
@@ -97,25 +98,69 @@ def check_scalar(x: Any, name: str, target_type: Union[Type, Tuple[Type, ...]], 
     return x
 
 
-def check_edge_index(edge_index: Tensor, num_nodes: Optional[int] = None,
+_NOT_NUMERIC = {"U": "strings", "S": "byte strings", "O": "Python objects",
+                "M": "dates", "m": "time spans", "V": "raw records"}
+
+
+def as_array_tensor(value: Any, name: str, expected: str) -> Tensor:
+    """``value`` as a :class:`torch.Tensor`: tensors pass through, NumPy arrays, nested lists
+    and SciPy sparse matrices (densified) are converted.
+
+    Raises:
+        TypeError: ``value`` holds strings, Python objects or other non-numbers (message names
+            ``name`` and what was ``expected``).
+        ValueError: ``value`` is ragged (rows of different lengths).
+    """
+    if isinstance(value, Tensor):
+        return value
+    if hasattr(value, "toarray") and hasattr(value, "nnz"):  # a SciPy sparse matrix
+        try:
+            value = value.toarray()
+        except MemoryError:
+            raise ValueError(f"{name} is a sparse matrix of shape {list(value.shape)}, too "
+                             "large to densify in this machine's memory.") from None
+    try:
+        array = np.asarray(value)
+    except ValueError:  # numpy's "inhomogeneous shape"
+        raise ValueError(f"{name} must be {expected}, got a ragged sequence (its rows have "
+                         "different lengths).") from None
+    kind = _NOT_NUMERIC.get(array.dtype.kind)
+    if kind is not None:
+        raise TypeError(f"{name} must be {expected}, got an array of {kind} "
+                        f"(dtype {array.dtype}).")
+    return torch.as_tensor(array)
+
+
+def check_edge_index(edge_index: Any, num_nodes: Optional[int] = None,
                      name: str = "edge_index") -> Tensor:
     """Validate an edge list of shape ``[2, E]`` with ids in ``[0, num_nodes)``.
 
-    Returns it as a contiguous ``torch.long`` tensor. Raises :class:`ValueError` naming the
-    problem (wrong shape, non-integer ids, negative or out-of-range ids).
+    Accepts a tensor, a NumPy array or a nested list; integer ids, or floats holding whole
+    numbers. Returns a contiguous ``torch.long`` tensor.
+
+    Raises:
+        TypeError: not numbers (strings, objects) or complex/bool ids.
+        ValueError: the problem named: wrong shape (``[E, 2]``, a third row of weights, ...),
+            non-integer, NaN, negative or out-of-range ids.
     """
-    if not isinstance(edge_index, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape [2, num_edges], "
-                        f"got {type(edge_index).__name__}.")
+    edge_index = as_array_tensor(edge_index, name, "integer node ids of shape [2, num_edges]")
     if edge_index.dim() != 2 or edge_index.size(0) != 2:
-        hint = " (transpose it with .t())" if edge_index.dim() == 2 and edge_index.size(1) == 2 else ""
-        raise ValueError(f"{name} must have shape [2, num_edges], got {list(edge_index.shape)}{hint}.")
-    if edge_index.is_floating_point() or edge_index.is_complex() or edge_index.dtype == torch.bool:
-        if edge_index.is_floating_point() and edge_index.numel() and \
-                not torch.equal(edge_index, edge_index.round()):
+        hint = ""
+        if edge_index.dim() == 2 and edge_index.size(1) == 2:
+            hint = " (transpose it with .t())"
+        elif edge_index.dim() == 2 and edge_index.size(0) == 3:
+            hint = (" (a third row is not read as edge weights: put them in Data.edge_weight, "
+                    "or give pyagc.data.load_graph an [E, 3] edge list)")
+        raise ValueError(f"{name} must have shape [2, num_edges], got {list(edge_index.shape)}"
+                         f"{hint}.")
+    if edge_index.is_complex() or edge_index.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integer node ids, got dtype {edge_index.dtype}.")
+    if edge_index.is_floating_point() and edge_index.numel():
+        if not torch.isfinite(edge_index).all():
+            raise ValueError(f"{name} holds NaN or infinite node ids; node ids must be "
+                             "integers.")
+        if not torch.equal(edge_index, edge_index.round()):
             raise ValueError(f"{name} holds non-integer node ids; node ids must be integers.")
-        if not edge_index.is_floating_point():
-            raise ValueError(f"{name} must hold integer node ids, got dtype {edge_index.dtype}.")
     edge_index = edge_index.long().contiguous()
     if edge_index.numel():
         low = int(edge_index.min())
@@ -130,20 +175,37 @@ def check_edge_index(edge_index: Tensor, num_nodes: Optional[int] = None,
     return edge_index
 
 
-def check_features(x: Tensor, num_nodes: Optional[int] = None, name: str = "x") -> Tensor:
-    """Validate a node feature matrix ``[N, F]``: floating point (converted), finite values."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape [num_nodes, num_features], "
-                        f"got {type(x).__name__}.")
+def check_features(x: Any, num_nodes: Optional[int] = None, name: str = "x") -> Tensor:
+    """Validate a node feature matrix ``[N, F]`` with ``F >= 1`` and finite values.
+
+    Accepts a tensor (any sparse layout is densified), a NumPy array, a nested list or a SciPy
+    sparse matrix. Integer and bool features are converted to ``float32``; floating point
+    features keep their dtype (:func:`pyagc.data.validate_graph` casts them to the models'
+    dtype).
+
+    Raises:
+        TypeError: strings, objects or complex numbers.
+        ValueError: not 2-D, no feature column, a row count that is not ``num_nodes``, NaN or
+            infinite values.
+    """
+    x = as_array_tensor(x, name, "a numeric matrix [num_nodes, num_features]")
     if x.layout != torch.strided:  # COO, CSR, CSC...: the checks below need a dense tensor
         x = x.to_dense()
     if x.dim() == 1:
-        raise ValueError(f"{name} must have shape [num_nodes, num_features], got a 1-D tensor of "
-                         f"length {x.numel()}; use x.unsqueeze(1) for a single feature.")
+        raise ValueError(f"{name} must be 2-D, of shape [num_nodes, num_features], got a 1-D "
+                         f"tensor of length {x.numel()}; use x.unsqueeze(1) for a single "
+                         "feature.")
     if x.dim() != 2:
-        raise ValueError(f"{name} must have shape [num_nodes, num_features], got {list(x.shape)}.")
+        raise ValueError(f"{name} must be 2-D, of shape [num_nodes, num_features], got "
+                         f"{list(x.shape)}.")
+    if x.size(1) == 0:
+        raise ValueError(f"{name} has no feature columns (shape {list(x.shape)}); give at least "
+                         "one feature, or no features at all (None) for a method that uses the "
+                         "graph structure only.")
     if num_nodes is not None and x.size(0) != num_nodes:
         raise ValueError(f"{name} has {x.size(0)} rows but the graph has {num_nodes} nodes.")
+    if x.is_complex():
+        raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}.")
     if not x.is_floating_point():
         x = x.float()
     bad = ~torch.isfinite(x)
@@ -154,17 +216,34 @@ def check_features(x: Tensor, num_nodes: Optional[int] = None, name: str = "x") 
     return x
 
 
-def check_labels(y: Tensor, num_nodes: int, name: str = "y") -> Tensor:
-    """Validate node labels: a 1-D integer vector of length ``num_nodes`` (negative = unlabelled)."""
-    if not isinstance(y, Tensor):
-        y = torch.as_tensor(y)
+def check_labels(y: Any, num_nodes: Optional[int] = None, name: str = "y") -> Tensor:
+    """Validate node labels: a 1-D vector of integer class ids of length ``num_nodes``
+    (negative = unlabelled); ``[N, 1]`` is flattened. Returns a ``torch.long`` tensor.
+
+    Accepts a tensor, a NumPy array or a list; floats holding whole numbers are accepted.
+
+    Raises:
+        TypeError: string (or other non-numeric) class names: map them to ids first, e.g.
+            ``np.unique(names, return_inverse=True)[1]``.
+        ValueError: wrong shape or length, non-integer, NaN or infinite values.
+    """
+    try:
+        y = as_array_tensor(y, name, "a vector of integer class ids")
+    except TypeError as err:
+        raise TypeError(f"{err} Map class names to ids first, e.g. "
+                        f"np.unique({name}, return_inverse=True)[1].") from None
     if y.dim() == 2 and y.size(1) == 1:
         y = y.view(-1)
     if y.dim() != 1:
         raise ValueError(f"{name} must be a 1-D vector of class ids, got shape {list(y.shape)}.")
-    if y.numel() != num_nodes:
+    if num_nodes is not None and y.numel() != num_nodes:
         raise ValueError(f"{name} has {y.numel()} labels but the graph has {num_nodes} nodes.")
+    if y.is_complex():
+        raise TypeError(f"{name} must hold integer class ids, got dtype {y.dtype}.")
     if y.is_floating_point():
+        if not torch.isfinite(y).all():
+            raise ValueError(f"{name} holds NaN or infinite labels; class ids must be integers "
+                             "(negative for unlabelled nodes).")
         if not torch.equal(y, y.round()):
             raise ValueError(f"{name} holds non-integer labels; class ids must be integers.")
     return y.long()
