@@ -24,3 +24,12 @@ class BaseClusterHead(Module, ABC):
 
     def forward(self, *args: Any, **kwargs: Any) -> Tensor:
         return self.cluster(*args, **kwargs)
+
+    def check_cluster_centers(self, cluster_centers: Tensor) -> Tensor:
+        """``cluster_centers`` if it has the head's shape ``[n_clusters, n_features]``, else
+        one :class:`ValueError` naming both shapes (for ``reset_cluster_centers``)."""
+        expected = (self.n_clusters, getattr(self, "n_features", cluster_centers.shape[-1]))
+        if tuple(cluster_centers.shape) != expected:
+            raise ValueError(f"cluster_centers must have shape [{expected[0]}, {expected[1]}], "
+                             f"got {list(cluster_centers.shape)}.")
+        return cluster_centers

@@ -115,9 +115,7 @@ class DMoNClusterHead(BaseClusterHead):
         if cluster_centers is None:
             self.reset_parameters()
             return
-        if tuple(cluster_centers.shape) != (self.n_clusters, self.n_features):
-            raise ValueError(f"cluster_centers must have shape [{self.n_clusters}, "
-                             f"{self.n_features}], got {list(cluster_centers.shape)}.")
+        self.check_cluster_centers(cluster_centers)
         self.lin.weight.copy_(cluster_centers)
         # logit_c = <z, mu_c> - |mu_c|^2 / 2 ranks clusters like -|z - mu_c|^2 (nearest centre).
         self.lin.bias.copy_(-0.5 * (cluster_centers * cluster_centers).sum(dim=1))

@@ -22,7 +22,15 @@ from pyagc.models.s2cag import S2CAG, MS2CAG  # noqa: I001  (listing order)
 from pyagc.models.gae import GAE, VGAE
 from pyagc.models.arga import ARGA, ARGVA
 from pyagc.models.dgi import DGI
+from pyagc.models.ccassg import CCASSG
+from pyagc.models.gbt import GBT
+from pyagc.models.ns4gc import NS4GC
+from pyagc.models.daegc import DAEGC
+from pyagc.models.dinknet import DinkNet
 from pyagc.models.dmon import DMoN
+from pyagc.models.mincut import MinCut
+from pyagc.models.neuromap import Neuromap
+from pyagc.models.gcsbm import GCSBM
 
 
 def _normalise(name: str) -> str:

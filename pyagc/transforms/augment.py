@@ -65,13 +65,24 @@ class RandomMaskFeat(BaseTransform):
             shallow copy; input tensors are never written either way.
         generator (torch.Generator, optional) / seed (int, optional): source of randomness
             (default: torch's global RNG). A seeded transform gives the same sequence of views.
+        mode (str): ``'column'`` (default; the dimension mask above) or ``'entry'``: each
+            entry :math:`X_{if}` is zeroed independently with probability ``p``
+            (:math:`\tilde X = X \odot M`, :math:`M_{if} \sim \mathrm{Bernoulli}(1 - p)`).
 
     Shapes: ``x [N, F]`` -> ``[N, F]``; attributes that are missing or ``None`` are skipped.
+    A 2-d ``torch.sparse_csr`` attribute (bag-of-words features) stays CSR with the same
+    sparsity pattern (masked entries become stored zeros): ``'column'`` draws the same
+    dimension mask as for the dense matrix, ``'entry'`` draws one value per stored entry
+    (zeros stay zero either way), so it costs ``O(nnz)`` instead of ``O(N F)``.
     """
 
     def __init__(self, p: float = 0.5, node_attrs: Optional[List[str]] = None,
                  edge_attrs: Optional[List[str]] = None, inplace: bool = False,
-                 generator: Optional[torch.Generator] = None, seed: Optional[int] = None) -> None:
+                 generator: Optional[torch.Generator] = None, seed: Optional[int] = None,
+                 mode: str = "column") -> None:
+        if mode not in ("column", "entry"):
+            raise ValueError(f"mode must be 'column' or 'entry', got {mode!r}.")
+        self.mode = mode
         self.p = _check_p("p", p)
         self.node_attrs = ["x"] if node_attrs is None else list(node_attrs)
         self.edge_attrs = [] if edge_attrs is None else list(edge_attrs)
@@ -85,15 +96,33 @@ class RandomMaskFeat(BaseTransform):
             value = getattr(data, key, None)
             if value is None:
                 continue
+            if (isinstance(value, Tensor) and value.layout == torch.sparse_csr
+                    and value.dim() == 2):
+                out[key] = self._mask_csr(value)
+                continue
             if not isinstance(value, Tensor) or value.dim() < 2 or value.layout != torch.strided:
-                raise ValueError(f"RandomMaskFeat masks dense [num_items, num_features] tensors; "
-                                 f"'{key}' is {getattr(value, 'shape', type(value))}.")
-            keep = _rand(value.size(-1), self.generator, value.device) >= self.p
+                raise ValueError(f"RandomMaskFeat masks dense or CSR [num_items, num_features] "
+                                 f"tensors; '{key}' is {getattr(value, 'shape', type(value))}.")
+            if self.mode == "entry":
+                keep = (_rand(value.numel(), self.generator, value.device) >= self.p
+                        ).view(value.shape)
+            else:
+                keep = _rand(value.size(-1), self.generator, value.device) >= self.p
             out[key] = value * keep.to(value.dtype)
         return out
 
+    def _mask_csr(self, value: Tensor) -> Tensor:
+        cols, values = value.col_indices(), value.values()
+        if self.mode == "entry":
+            keep = _rand(values.numel(), self.generator, value.device) >= self.p
+        else:
+            keep = (_rand(value.size(-1), self.generator, value.device) >= self.p)[cols]
+        return torch.sparse_csr_tensor(value.crow_indices(), cols, values * keep.to(values.dtype),
+                                       value.shape, check_invariants=False)
+
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__}(p={self.p})"
+        mode = "" if self.mode == "column" else f", mode={self.mode!r}"
+        return f"{self.__class__.__name__}(p={self.p}{mode})"
 
 
 class RandomDropEdge(BaseTransform):
@@ -160,15 +189,18 @@ class GSSLTransform(BaseTransform):
             (default ``['edge_attr']``).
         generator (torch.Generator, optional) / seed (int, optional): one stream shared by
             both steps.
+        feat_mask_mode (str): :class:`RandomMaskFeat`'s ``mode``: ``'column'`` (default,
+            whole dimensions) or ``'entry'`` (each node's entries independently).
     """
 
     def __init__(self, p_feat_mask: float = 0.5, p_edge_drop: float = 0.5,
                  node_attrs: Optional[List[str]] = None, edge_attrs: Optional[List[str]] = None,
-                 generator: Optional[torch.Generator] = None, seed: Optional[int] = None) -> None:
+                 generator: Optional[torch.Generator] = None, seed: Optional[int] = None,
+                 feat_mask_mode: str = "column") -> None:
         generator = _make_generator(generator, seed)
         self.drop_edge = RandomDropEdge(p_edge_drop, edge_attrs=edge_attrs, generator=generator)
         self.mask_feat = RandomMaskFeat(p_feat_mask, node_attrs=node_attrs, inplace=True,
-                                        generator=generator)
+                                        generator=generator, mode=feat_mask_mode)
 
     @property
     def p_feat_mask(self) -> float:
@@ -183,5 +215,6 @@ class GSSLTransform(BaseTransform):
         return self.mask_feat(self.drop_edge(data))
 
     def __repr__(self) -> str:
+        mode = "" if self.mask_feat.mode == "column" else f", feat_mask_mode='entry'"
         return (f"{self.__class__.__name__}(p_feat_mask={self.p_feat_mask}, "
-                f"p_edge_drop={self.p_edge_drop})")
+                f"p_edge_drop={self.p_edge_drop}{mode})")

@@ -17,7 +17,11 @@ FAST = {"train.epochs": 2, "train.batch_size": 32, "train.inference_batch_size":
 
 def _fast(cls) -> dict:
     overrides = dict(FAST)
-    model_cfg = resolve_config(cls.__name__)["model"]
+    config = resolve_config(cls.__name__)
+    model_cfg = config["model"]
+    # Staged methods (pretrain -> finetune) set their epochs per stage.
+    for stage in config["train"].get("stages") or {}:
+        overrides[f"train.stages.{stage}.epochs"] = 2
     if isinstance(model_cfg.get("encoder"), dict):
         overrides["model.encoder.hidden_channels"] = 8
     return overrides

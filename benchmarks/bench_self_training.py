@@ -1,0 +1,236 @@
+"""Self-training joint methods (DAEGC, DinkNet): Cora/CiteSeer quality and time, and the cost of
+one epoch of each stage, mini-batch, on a 1M-node synthetic graph.
+
+Two modes:
+
+* ``--mode quality``: ``pyagc.runner.run_experiment`` with the packaged YAML (the same call
+  as ``pyagc run METHOD --dataset D --runs N``), one table row per method and dataset: NMI,
+  ACC (mean +- std over seeds) and the mean seconds per run. With ``--published-python
+  PY`` (a separate venv holding the published pyagc 1.1.2) each seed is also run, in the same
+  sitting, through that library's documented API with the published Cora hyperparameters,
+  so the time ratio is measured under the same machine load.
+* ``--mode scale``: a CSBM graph (default 1M nodes, ~10M edges); the method is built from its
+  YAML (``--hidden`` channels), trained with :class:`pyagc.sampling.NeighborLoader` batches,
+  and the script times ``--batches`` optimiser steps of the pretrain stage, as many no-grad
+  inference batches (what the centre initialisation and DAEGC's target refresh cost per
+  batch) and finetune steps, then extrapolates each to a whole epoch (``--batches 0``: run
+  whole epochs). Peak RSS is the process's. Run one method per process.
+
+    python benchmarks/bench_self_training.py --mode quality --datasets Cora CiteSeer \
+        --root DIR --seeds 0 1 2 3 4 [--published-python /path/to/venv/bin/python]
+    python benchmarks/bench_self_training.py --mode scale --method DAEGC
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+# Driven through the published library's documented public API (measurement only).
+PUBLISHED_SNIPPET = r'''
+import sys, time, torch
+torch.set_num_threads(int(sys.argv[1]))
+from pyagc.models import DAEGC, DinkNet
+from pyagc.encoders import create_tuned_gnn
+from pyagc.metrics import label_metrics
+from pyagc.utils import set_seed
+from torch_geometric.datasets import Planetoid
+import torch_geometric.transforms as T
+from torch_geometric.data import Data
+name, root, dataset, seed = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+d = Planetoid(root, dataset, transform=T.NormalizeFeatures())[0]
+data = Data(x=d.x, edge_index=d.edge_index)
+k = int(d.y.max()) + 1
+set_seed(seed)
+t0 = time.perf_counter()
+if name == "DAEGC":
+    enc = create_tuned_gnn("gat", in_channels=d.num_features, hidden_channels=64, num_layers=2,
+                           act="elu", heads=4, concat=True)
+    model = DAEGC(enc, k, 64, gamma=10.0, update_interval=5)
+    stages, layers = [(200, 0.01), (100, 0.001)], 2
+else:
+    enc = create_tuned_gnn("gcn", in_channels=d.num_features, hidden_channels=512, num_layers=1,
+                           act="prelu", act_last=True)
+    model = DinkNet(enc, torch.nn.Linear(512, 512), k, 512, alpha=10.0)
+    stages, layers = [(200, 0.01), (50, 0.001)], 1
+for i, (epochs, lr) in enumerate(stages):
+    if i == 1:
+        model.initialize_cluster_centers(data, num_layers=layers, verbose=False)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    for epoch in range(1, epochs + 1):
+        model.train_full(data, opt, epoch, verbose=False, pretrain=(i == 0))
+model.eval()
+with torch.no_grad():
+    pred = model(data.x, data.edge_index)
+t1 = time.perf_counter()
+m = label_metrics(d.y, pred, metrics=("NMI", "ACC"))
+print(f"{100 * m['NMI']:.4f} {100 * m['ACC']:.4f} {t1 - t0:.3f}")
+'''
+
+
+def _published(python: str, threads: int, name: str, root: str, dataset: str, seed: int):
+    out = subprocess.run([python, "-c", PUBLISHED_SNIPPET, str(threads), name, root, dataset,
+                          str(seed)], capture_output=True, text=True, check=True)
+    nmi, acc, seconds = out.stdout.strip().splitlines()[-1].split()
+    return float(nmi), float(acc), float(seconds)
+
+
+def _fmt(values) -> str:
+    if not values:
+        return "-"
+    std = statistics.pstdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.2f} ± {std:.2f}"
+
+
+def quality(args) -> None:
+    from pyagc.runner import run_experiment
+    print("| Method | Dataset | NMI | ACC | s / run | published NMI | published ACC | "
+          "published s / run | time ratio |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, dataset in itertools.product(args.methods, args.datasets):
+        ours = {"NMI": [], "ACC": [], "t": []}
+        pub = {"NMI": [], "ACC": [], "t": []}
+        for seed in args.seeds:
+            t0 = time.perf_counter()
+            res = run_experiment(name, dataset=dataset, root=args.root, seed=seed,
+                                 verbose=False)
+            ours["t"].append(time.perf_counter() - t0)
+            metrics = res.records[0]["metrics"]
+            ours["NMI"].append(100 * metrics["NMI"])
+            ours["ACC"].append(100 * metrics["ACC"])
+            if args.published_python:
+                nmi, acc, seconds = _published(args.published_python, args.threads, name,
+                                               args.published_root or args.root, dataset, seed)
+                pub["NMI"].append(nmi)
+                pub["ACC"].append(acc)
+                pub["t"].append(seconds)
+        ratio = (f"{statistics.mean(ours['t']) / statistics.mean(pub['t']):.2f}"
+                 if pub["t"] else "-")
+        print(f"| {name} | {dataset} | {_fmt(ours['NMI'])} | {_fmt(ours['ACC'])} | "
+              f"{statistics.mean(ours['t']):.1f} | {_fmt(pub['NMI'])} | {_fmt(pub['ACC'])} | "
+              f"{statistics.mean(pub['t']):.1f} | {ratio} |" if pub["t"] else
+              f"| {name} | {dataset} | {_fmt(ours['NMI'])} | {_fmt(ours['ACC'])} | "
+              f"{statistics.mean(ours['t']):.1f} | - | - | - | - |", flush=True)
+
+
+def _timed_batches(loader, step, batches: int):
+    """Run ``step`` on the first ``batches`` batches (all with 0); (seconds, count, total)."""
+    total = len(loader)
+    limit = total if batches == 0 else min(batches, total)
+    t0 = time.perf_counter()
+    for i, batch in enumerate(loader):
+        if i >= limit:
+            break
+        step(batch)
+    return time.perf_counter() - t0, limit, total
+
+
+def scale(args) -> None:
+    from pyagc.data import make_csbm
+    from pyagc.models import resolve_model
+    from pyagc.runner import resolve_config
+    from pyagc.sampling import neighbor_loader
+    from pyagc.utils import set_seed
+
+    set_seed(0)
+    t0 = time.perf_counter()
+    data = make_csbm(args.num_nodes, args.clusters, avg_degree=args.avg_degree,
+                     num_features=args.features, seed=0)
+    t_graph = time.perf_counter() - t0
+    cls = resolve_model(args.method)
+    config = resolve_config(args.method, overrides={
+        "model.encoder.hidden_channels": args.hidden})
+    model = cls.from_config(config["model"], data, args.clusters, seed=0)
+    model.prepare(data)
+    stages = config["train"]["stages"]
+    loader = neighbor_loader(data, model.num_hops, args.fan_out, args.batch_size,
+                             shuffle=True, seed=0)
+    rows = []
+
+    def train_step(optimizer, pretrain):
+        def step(batch):
+            out = model.loss_batch(batch, pretrain=pretrain)
+            optimizer.zero_grad(set_to_none=True)
+            out.total.backward()
+            optimizer.step()
+        return step
+
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=stages["pretrain"]["lr"])
+    rows.append(("pretrain step", *_timed_batches(loader, train_step(opt, True),
+                                                  args.batches)))
+
+    # Inference batches: the centre initialisation (and DAEGC's target refresh) run one
+    # no-grad pass like this over every node.
+    model.eval()
+    seen = []
+
+    @torch.no_grad()
+    def infer(batch):
+        seen.append(model.embed(**model._inputs(batch))[:batch.batch_size])
+    rows.append(("inference batch", *_timed_batches(loader, infer, args.batches)))
+    # Centres from KMeans on the embedded seeds (the whole graph when --batches 0).
+    from pyagc.clusters import TorchKMeans
+    z = torch.cat(seen)
+    t0 = time.perf_counter()
+    km = TorchKMeans(n_clusters=args.clusters, n_init=10, random_state=0)
+    km.fit_predict(z)
+    t_kmeans = time.perf_counter() - t0
+    model.cluster_head.reset_cluster_centers(km.cluster_centers_)
+    if hasattr(model, "refresh_target"):
+        # A target for every node, from the inference pass (the rows not embedded, when
+        # only part of an epoch is timed, get uniform rows).
+        q = torch.full((data.num_nodes, args.clusters), 1.0 / args.clusters)
+        model.cluster_head.update_target(q)
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=stages["finetune"]["lr"])
+    rows.append(("finetune step", *_timed_batches(loader, train_step(opt, False),
+                                                  args.batches)))
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(f"{args.method} on CSBM: {data.num_nodes:,} nodes, {data.edge_index.size(1):,} "
+          f"edges, {args.features} features, hidden {args.hidden}, batch {args.batch_size}, "
+          f"fan-out {args.fan_out}, {torch.get_num_threads()} thread(s); graph built in "
+          f"{t_graph:.1f} s")
+    print("| step | batches timed | s / batch | batches / epoch | s / epoch (extrapolated) |")
+    print("|---|---|---|---|---|")
+    for name, seconds, count, total in rows:
+        per = seconds / max(count, 1)
+        print(f"| {name} | {count} | {per:.2f} | {total} | {per * total:.0f} |")
+    print(f"| KMeans on {z.size(0):,} embedded nodes | - | - | - | {t_kmeans:.1f} |")
+    print(f"Peak RSS: {rss:,.0f} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", choices=["quality", "scale"], default="quality")
+    parser.add_argument("--methods", nargs="+", default=["DAEGC", "DinkNet"])
+    parser.add_argument("--datasets", nargs="+", default=["Cora"])
+    parser.add_argument("--root", default="data")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    parser.add_argument("--published-python", default=None)
+    parser.add_argument("--published-root", default=None,
+                        help="Planetoid root for the published library (default: --root)")
+    parser.add_argument("--method", default="DAEGC", help="scale mode")
+    parser.add_argument("--num-nodes", type=int, default=1_000_000)
+    parser.add_argument("--avg-degree", type=float, default=10.0)
+    parser.add_argument("--features", type=int, default=64)
+    parser.add_argument("--clusters", type=int, default=10)
+    parser.add_argument("--hidden", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=4096)
+    parser.add_argument("--fan-out", type=int, default=10)
+    parser.add_argument("--batches", type=int, default=3, help="scale mode; 0 = whole epochs")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    (quality if args.mode == "quality" else scale)(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Shared pieces of the joint heads trained on a graph objective (MinCut, Neuromap, SBM).
+
+* :class:`SoftAssignmentHead` — soft assignments :math:`\\mathbf{S} =
+  \\mathrm{softmax}((\\mathbf{Z}\\mathbf{W}^\\top + \\mathbf{b}) / \\tau)`, hard labels, centre
+  initialisation; the heads add their loss on top.
+* :func:`seed_subgraph` — what a neighbour-sampled batch says about the whole graph: the
+  edges among the seed nodes with the inverse-inclusion weights that make sums over them
+  unbiased estimates of whole-graph sums (the estimator DMoN's mini-batch loss uses).
+* :func:`xlogx` — :math:`x \\log x` with the limit 0 at 0 and a finite gradient there.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import NamedTuple, Optional
+
+import torch
+from torch import Tensor
+from torch.nn import Linear
+from torch_geometric.data import Data
+
+from pyagc.clusters.base import BaseClusterHead
+from pyagc.ops.degree import degree
+from pyagc.utils.cache import TensorCache
+from pyagc.utils.validation import check_scalar
+
+__all__ = ["SoftAssignmentHead", "SeedSubgraph", "seed_subgraph", "xlogx",
+           "adjacency_product", "sparse_product"]
+
+
+def xlogx(x: Tensor) -> Tensor:
+    """:math:`x \\log x` elementwise, 0 where ``x <= 0`` (value and gradient stay finite)."""
+    positive = x > 0
+    safe = torch.where(positive, x, torch.ones_like(x))
+    return torch.where(positive, safe * torch.log(safe), torch.zeros_like(x))
+
+
+def _transpose_csr(adj: Tensor) -> Tensor:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # sparse CSR is beta
+        return adj.t().to_sparse_csr()
+
+
+_last_transpose = TensorCache(_transpose_csr)
+
+
+class _CSRProduct(torch.autograd.Function):
+    """``adj @ s`` for a constant CSR ``adj`` whose transpose is built once per matrix (torch's
+    own backward re-transposes the CSR on every call, a sort of all its entries)."""
+
+    @staticmethod
+    def forward(ctx, adj: Tensor, s: Tensor) -> Tensor:
+        ctx.adj = adj
+        return torch.sparse.mm(adj, s)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        return None, torch.sparse.mm(_last_transpose(ctx.adj), grad)
+
+
+def sparse_product(adj: Tensor, s: Tensor) -> Tensor:
+    """``adj @ s`` for a constant ``torch.sparse_csr`` matrix ``adj`` ``[n, n]`` and dense ``s``
+    ``[n, k]``; the gradient w.r.t. ``s`` uses a transpose of ``adj`` cached for the last
+    matrix seen (full-batch training multiplies by the same matrix every epoch)."""
+    if adj.requires_grad:
+        return torch.sparse.mm(adj, s)
+    return _CSRProduct.apply(adj, s)
+
+
+def adjacency_product(s: Tensor, edge_index: Tensor,
+                      edge_weight: Optional[Tensor] = None) -> Tensor:
+    """:math:`\\mathbf{A}\\mathbf{S}` (row ``i`` sums ``w_ji s_j`` over edges ``j -> i``) from a
+    CSR ``adj_t`` (SpMM) or a ``[2, E]`` edge list (gather / index_add). ``[n, k]``."""
+    if edge_index.layout == torch.sparse_csr:
+        return sparse_product(edge_index, s)
+    src, dst = edge_index
+    msg = s[src] if edge_weight is None else s[src] * edge_weight.to(s.dtype).unsqueeze(-1)
+    return torch.zeros_like(s).index_add_(0, dst, msg)
+
+
+def check_head_sizes(n_clusters: int, n_features: int) -> None:
+    check_scalar(n_clusters, "n_clusters", int, min_val=2)
+    check_scalar(n_features, "n_features", int, min_val=1)
+
+
+class SoftAssignmentHead(BaseClusterHead):
+    r"""A linear scoring of the embedding followed by a (tempered) softmax.
+
+    :math:`\mathbf{S} = \mathrm{softmax}((\mathbf{Z}\mathbf{W}^\top + \mathbf{b})/\tau)`,
+    ``[n, k]``; ``cluster`` gives its argmax (or ``S`` with ``soft=True``). The projection
+    starts orthogonal, so each cluster starts from a different direction of the embedding.
+    :meth:`reset_cluster_centers` scores clusters by distance to given centres.
+    """
+
+    def __init__(self, n_clusters: int, n_features: int, temperature: float = 1.0) -> None:
+        super().__init__()
+        check_head_sizes(n_clusters, n_features)
+        check_scalar(temperature, "temperature", (int, float), min_val=0,
+                     include_boundaries="neither")
+        self.n_clusters = n_clusters
+        self.n_features = n_features
+        self.temperature = float(temperature)
+        self.lin = Linear(n_features, n_clusters)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        torch.nn.init.orthogonal_(self.lin.weight)
+        torch.nn.init.zeros_(self.lin.bias)
+
+    @torch.no_grad()
+    def reset_cluster_centers(self, cluster_centers: Optional[Tensor] = None) -> None:
+        """Score clusters by closeness to ``cluster_centers [k, H]`` (None: fresh init)."""
+        if cluster_centers is None:
+            self.reset_parameters()
+            return
+        self.check_cluster_centers(cluster_centers)
+        self.lin.weight.copy_(cluster_centers)
+        # <z, mu_c> - |mu_c|^2 / 2 ranks clusters like -|z - mu_c|^2 / 2.
+        self.lin.bias.copy_(-0.5 * (cluster_centers * cluster_centers).sum(dim=1))
+
+    def assign(self, z: Tensor) -> Tensor:
+        """Soft assignments ``S`` ``[n, k]`` (rows sum to 1)."""
+        if z.dim() != 2 or z.size(1) != self.n_features:
+            raise ValueError(f"z must have shape [n, {self.n_features}], got {list(z.shape)}.")
+        return torch.softmax(self.lin(z) / self.temperature, dim=-1)
+
+    @torch.no_grad()
+    def cluster(self, z: Tensor, soft: bool = False) -> Tensor:
+        s = self.assign(z)
+        return s if soft else s.argmax(dim=-1)
+
+    def extra_repr(self) -> str:
+        return f"n_clusters={self.n_clusters}, n_features={self.n_features}"
+
+
+class SeedSubgraph(NamedTuple):
+    """The seed part of a neighbour-sampled batch (see :func:`seed_subgraph`)."""
+
+    seeds: Tensor         #: global ids of the ``n`` seed nodes ``[n]``
+    edge_index: Tensor    #: local edges ``j -> i`` among the seeds ``[2, e]``
+    weight: Tensor        #: inverse-inclusion weight of each of these edges ``[e]``
+    edge_weight: Optional[Tensor]  #: the graph's own weights of these edges, if any ``[e]``
+    node_scale: float     #: ``N / n``: a sum over seeds times this estimates a sum over nodes
+    pair_scale: float     #: ``N(N-1) / (n(n-1))``: the same for sums over ordered pairs
+
+
+def seed_subgraph(batch: Data, num_edges_per_node: Tensor, num_nodes: int,
+                  dtype: torch.dtype = torch.float32) -> SeedSubgraph:
+    r"""Edges among the seeds of a neighbour-sampled ``batch`` with estimator weights.
+
+    The seeds (the first ``batch.batch_size`` nodes) are a uniform sample of ``n`` of the
+    ``N`` nodes, and the sampler kept ``c_i`` of the ``n_i`` in-edges of seed ``i``
+    uniformly (``num_edges_per_node`` holds the whole graph's ``n_i``). An edge ``j -> i``
+    between two seeds is kept with probability :math:`\frac{n(n-1)}{N(N-1)}\frac{c_i}{n_i}`, so
+    weighting it by :math:`\frac{n_i}{c_i}` and the sum by ``pair_scale`` gives an unbiased
+    estimate of the sum of any edge function over the whole graph (for fixed parameters).
+    A batch holding every node with all its neighbours gives the whole graph exactly.
+    """
+    if getattr(batch, "n_id", None) is None:
+        raise ValueError("The batch has no n_id (global node ids); use "
+                         "pyagc.sampling.NeighborLoader.")
+    size = int(batch.batch_size)
+    if size < 2:
+        raise ValueError("A mini-batch loss needs at least two seed nodes per batch.")
+    edge_index = batch.edge_index
+    to_seed = edge_index[1] < size
+    seed_edges = edge_index[:, to_seed]
+    sampled = degree(seed_edges, size, dtype=dtype)
+    keep = seed_edges[0] < size
+    inner = seed_edges[:, keep]
+    seeds = batch.n_id[:size]
+    count = num_edges_per_node.to(seeds.device)[seeds].to(dtype)
+    weight = count[inner[1]] / sampled[inner[1]]
+    edge_weight = getattr(batch, "edge_weight", None)
+    if edge_weight is not None:
+        edge_weight = edge_weight[to_seed][keep].to(dtype)
+    total = int(num_nodes)
+    return SeedSubgraph(seeds, inner, weight, edge_weight, total / size,
+                        total * (total - 1) / (size * (size - 1)))

@@ -1,0 +1,128 @@
+"""GCSBM: GNN community detection trained on stochastic-block-model likelihoods.
+
+Arliss and Mueller, "Differentiable Community Detection with Graph Neural Networks and
+Stochastic Block Models", LoG 2025.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import torch
+from torch import Tensor
+from torch.nn import Module
+from torch_geometric.data import Data
+
+from pyagc.clusters.sbm_head import SBM_VARIANTS, SBMBatch, SBMClusterHead, SBMMatchClusterHead
+from pyagc.models.base import LossOutput
+from pyagc.models.graph_objective import GraphObjectiveModel
+from pyagc.ops.negative_sampling import edge_keys
+from pyagc.ops.random import DeviceGenerators
+from pyagc.utils.validation import check_scalar
+
+__all__ = ["GCSBM"]
+
+VARIANTS = SBM_VARIANTS + ("match",)
+
+
+class GCSBM(GraphObjectiveModel):
+    r"""GNN community detection by stochastic-block-model likelihood (Arliss & Mueller, LoG 2025).
+
+    Soft assignments :math:`\mathbf{P} = \mathrm{softmax}(\mathrm{Lin}(\mathcal{E}(\mathbf{X},
+    \mathbf{A})))` trained on
+
+    .. math::
+        \mathcal{L} = m^{-1}\mathcal{L}_{SBM} + \alpha\,\|\mathbf{1}_k -
+        \mathrm{diag}(\hat\Theta)\|_2
+
+    where :math:`\mathcal{L}_{SBM}` is the negative log-likelihood of the (degree-corrected)
+    Bernoulli or Poisson SBM with block matrix :math:`\hat\Theta_{rs} = M_{rs}/(n_r n_s)`
+    estimated from :math:`\mathbf{P}` (:class:`~pyagc.clusters.SBMClusterHead`), or of the
+    graph-matching model :math:`\pi_{uv} = \mathbf{P}_u^\top\mathbf{P}_v`
+    (:class:`~pyagc.clusters.SBMMatchClusterHead`), over the ``m`` edges and
+    :math:`\eta\,m` uniformly drawn non-edges (weighted :math:`\eta^{-1}`), ``m`` being the
+    number of entries of ``edge_index``. Cost :math:`O(\eta\,E\,k + N\,k^2)`. ``forward``
+    returns hard labels ``[N]``. Loss components: ``nll_edges`` and ``nll_non_edges`` (the
+    two parts of :math:`m^{-1}\mathcal{L}_{SBM}`) and ``reg``.
+
+    Args:
+        encoder: maps ``(x, edge_index)`` to ``[N, n_features]``.
+        n_features: width of the encoder output.
+        n_clusters: number of blocks ``k``.
+        variant: ``'bernoulli'``, ``'poisson'``, ``'bernoulli-dc'``, ``'poisson-dc'`` or
+            ``'match'``.
+        eta: non-edges drawn per edge (``> 0``).
+        alpha: weight of the diagonal regulariser (``>= 0``).
+        seed: seed of the non-edge draws (same seed, same draws on one device); ``None``
+            uses torch's global generator.
+
+    Mini-batch (:meth:`loss_batch`; :meth:`prepare` first, which also keeps the whole
+    graph's sorted edge keys): on the seeds of a neighbour-sampled batch, the kept seed
+    edges weighted by their inverse inclusion probability make the batch's soft edge counts
+    :math:`\mathbf{M}`, block sizes :math:`\mathbf{n}`, block degrees
+    :math:`\boldsymbol\delta` and the mean edge term unbiased estimates of the whole-graph
+    ones for fixed parameters and fixed :math:`\hat\Theta`; non-edges are drawn uniformly
+    among the seed pairs and checked against the whole graph's edges, so their mean term is
+    unbiased too. :math:`\hat\Theta`, :math:`\hat\phi` (ratios) and hence the likelihood and
+    the regulariser are plug-in estimates. A batch holding every node with all neighbours
+    gives the full loss's edge and regulariser terms exactly (the non-edge draws differ).
+    """
+
+    def __init__(self, encoder: Module, n_features: int, n_clusters: int,
+                 variant: str = "bernoulli", eta: float = 3.0, alpha: float = 1.0,
+                 seed: Optional[int] = None) -> None:
+        super().__init__(encoder)
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {', '.join(map(repr, VARIANTS))}, "
+                             f"got {variant!r}.")
+        check_scalar(alpha, "alpha", (int, float), min_val=0)
+        check_scalar(eta, "eta", (int, float), min_val=0, include_boundaries="neither")
+        if variant == "match":
+            self.cluster_head = SBMMatchClusterHead(n_clusters, n_features, eta)
+        else:
+            self.cluster_head = SBMClusterHead(n_clusters, n_features, variant, eta)
+        self.n_clusters = n_clusters
+        self.variant = variant
+        self.eta = float(eta)
+        self.alpha = float(alpha)
+        self.generators = DeviceGenerators(seed)
+        self.register_buffer("global_edge_keys", None, persistent=False)
+        self.reset_parameters()
+
+    def set_graph_statistics(self, data: Data) -> None:
+        """Also keep the whole graph's sorted edge keys (non-edge checks in batches)."""
+        super().set_graph_statistics(data)
+        self.global_edge_keys = edge_keys(data.edge_index, int(data.num_nodes)).to(self.device)
+
+    def _output(self, edges: Tensor, non_edges: Tensor, reg: Tensor) -> LossOutput:
+        return LossOutput(edges + non_edges + self.alpha * reg,
+                          {"nll_edges": edges, "nll_non_edges": non_edges, "reg": reg})
+
+    def loss(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
+             **kwargs: Any) -> LossOutput:
+        z = self.embed(x, edge_index, edge_weight)
+        return self._output(*self.cluster_head.terms(
+            z, edge_index, edge_weight=edge_weight, generator=self.generators(z.device)))
+
+    def _seed_non_edges(self, seeds: Tensor, count: int) -> Tensor:
+        """``count`` uniform ordered seed pairs ``[2, <= count]`` (local ids) that are not
+        edges of the whole graph (nor self-pairs)."""
+        size = seeds.numel()
+        gen = self.generators(seeds.device)
+        a = torch.randint(size, (count,), generator=gen, device=seeds.device)
+        b = torch.randint(size, (count,), generator=gen, device=seeds.device)
+        keep = a != b
+        keys = self.global_edge_keys
+        if keys is not None and keys.numel():
+            cand = seeds[a] * self.global_num_nodes + seeds[b]
+            pos = torch.searchsorted(keys, cand).clamp_(max=keys.numel() - 1)
+            keep &= keys[pos] != cand
+        return torch.stack([a[keep], b[keep]])
+
+    def loss_batch(self, batch: Data, **kwargs: Any) -> LossOutput:
+        z, sub = self._seed_batch(batch)
+        count = max(1, int(round(self.eta * max(sub.edge_index.size(1), 1))))
+        neg = self._seed_non_edges(sub.seeds, count)
+        info = SBMBatch(self._edge_weights(sub), self.global_deg[sub.seeds].to(z.dtype),
+                        self.global_edge_total, sub.pair_scale, sub.node_scale)
+        return self._output(*self.cluster_head.terms(
+            z, sub.edge_index, num_neg_samples=count, neg_edge_index=neg, batch=info))

@@ -1,0 +1,122 @@
+import pytest
+import torch
+
+from pyagc.clusters import TorchKMeans
+from pyagc.encoders import create_tuned_gnn
+from pyagc.metrics import label_metrics
+from pyagc.models import DinkNet, LossOutput
+from pyagc.models.dinknet import make_projector
+from pyagc.runner import resolve_config, run_experiment
+from pyagc.runner.config import training_stages
+from pyagc.sampling import NeighborLoader
+from pyagc.utils import set_seed
+
+SMALL = {"model.encoder.hidden_channels": 32, "train.stages.pretrain.epochs": 60,
+         "train.stages.pretrain.lr": 0.01, "train.stages.finetune.epochs": 20,
+         "train.batch_size": 100, "train.inference_batch_size": 100}
+
+
+def _model(seed=0, **kwargs):
+    set_seed(seed)
+    enc = create_tuned_gnn("gcn", 16, 32, 1, act="prelu", act_last=True)
+    return DinkNet(enc, make_projector(32), 3, 32, seed=seed, **kwargs)
+
+
+def test_yaml_has_two_stages_and_builds_the_projector(easy):
+    config = resolve_config("DinkNet", "Cora")
+    stages = training_stages(config["train"])
+    assert [(s["name"], s["epochs"]) for s in stages] == [("pretrain", 200), ("finetune", 50)]
+    assert stages[1]["init_clusters"] and stages[1]["lr"] == 0.001
+    model = DinkNet.from_config(config["model"], easy, 3, seed=0)
+    assert isinstance(model.projector, torch.nn.Linear) and model.projector.in_features == 512
+    assert model.alpha == 1e-10
+    deep = DinkNet.from_config({**config["model"], "projector": {"num_layers": 2}}, easy, 3)
+    assert len(deep.projector.lins) == 2
+
+
+def test_losses_and_components(easy):
+    model = _model(alpha=0.5)
+    pre = model.loss(easy.x, easy.edge_index, pretrain=True)
+    assert isinstance(pre, LossOutput) and set(pre.components) == {"discri"}
+    assert float(pre.total) > 0 and torch.isfinite(pre.total)
+    out = model.loss(easy.x, easy.edge_index)
+    assert set(out.components) == {"dilation", "shrink", "discri"}
+    c = out.components
+    assert float(out.total) == pytest.approx(c["dilation"] + c["shrink"] + 0.5 * c["discri"],
+                                             rel=1e-5)
+    z = model.embed(easy.x, easy.edge_index)
+    assert torch.allclose(z.norm(dim=1), torch.ones(300), atol=1e-5)
+    no_disc = _model(alpha=0.0).loss(easy.x, easy.edge_index)
+    assert set(no_disc.components) == {"dilation", "shrink"}
+
+
+def test_default_corruption_is_seeded_and_a_custom_one_is_used(easy):
+    a, b = _model(seed=1), _model(seed=1)
+    assert torch.equal(a.pretrain_loss(easy.x, easy.edge_index),
+                       b.pretrain_loss(easy.x, easy.edge_index))
+    calls = []
+
+    def flip(x, edge_index):
+        calls.append(1)
+        return -x
+
+    model = _model(corruption=flip)
+    model.pretrain_loss(easy.x, easy.edge_index)
+    assert calls == [1]
+
+
+def test_batch_loss_with_every_node_equals_the_full_shrink_and_dilation(easy):
+    model = _model(alpha=0.0)
+    model.eval()
+    full = model.loss(easy.x, easy.edge_index)
+    loader = NeighborLoader(easy, num_neighbors=[-1], batch_size=300, seed=0)
+    part = model.loss_batch(next(iter(loader)))
+    for key in ("dilation", "shrink"):
+        assert part.components[key] == pytest.approx(full.components[key], rel=1e-4)
+
+
+def test_stage_switch_sets_the_centres_to_kmeans_on_the_pretrain_embedding(easy):
+    captured = {}
+    original = DinkNet.initialize_cluster_centers
+
+    def spy(self, data, *args, **kwargs):
+        captured["z"] = self.infer_embedding(data).clone()
+        captured["seed"] = torch.initial_seed()
+        out = original(self, data, *args, **kwargs)
+        captured["centers"] = self.cluster_head.cluster_centers.detach().clone()
+        return out
+
+    DinkNet.initialize_cluster_centers = spy
+    try:
+        run_experiment("DinkNet", data=easy, verbose=False, overrides={
+            **SMALL, "train.stages.pretrain.epochs": 5, "train.stages.finetune.epochs": 1})
+    finally:
+        DinkNet.initialize_cluster_centers = original
+    kmeans = TorchKMeans(n_clusters=3, n_init=10, random_state=int(captured["seed"] % 2 ** 31))
+    kmeans.fit_predict(captured["z"])
+    assert torch.allclose(captured["centers"], kmeans.cluster_centers_, atol=1e-6)
+
+
+@pytest.mark.parametrize("mini_batch", [False, True])
+def test_separates_an_easy_graph(easy, mini_batch):
+    result = run_experiment("DinkNet", data=easy, verbose=False, mini_batch=mini_batch,
+                            overrides=SMALL)
+    nmi = label_metrics(easy.y, result.last.labels, ("NMI",))["NMI"]
+    assert nmi > 0.8, nmi
+
+
+def test_same_seed_same_labels(easy):
+    runs = [run_experiment("DinkNet", data=easy, seed=4, verbose=False, overrides={
+        **SMALL, "train.stages.pretrain.epochs": 10, "train.stages.finetune.epochs": 5}).last
+        for _ in range(2)]
+    assert torch.equal(runs[0].labels, runs[1].labels)
+
+
+def test_bad_arguments():
+    enc = create_tuned_gnn("gcn", 4, 8, 1)
+    with pytest.raises(TypeError, match="projector"):
+        DinkNet(enc, "linear", 3, 8)
+    with pytest.raises(ValueError, match="alpha"):
+        DinkNet(enc, make_projector(8), 3, 8, alpha=-1.0)
+    with pytest.raises(ValueError, match="num_layers"):
+        make_projector(8, num_layers=0)
