@@ -29,7 +29,9 @@ __all__ = ["DAEGC"]
 
 
 class DAEGC(ClusteringModel):
-    r"""Graph-attention auto-encoder self-trained towards sharpened Student-t assignments.
+    r"""Deep attentional embedded graph clustering (Wang et al., IJCAI 2019).
+
+    A graph-attention auto-encoder self-trained towards sharpened Student-t assignments.
 
     DAEGC (Wang et al., IJCAI 2019). A graph-attention encoder gives
     :math:`\mathbf{Z} = \mathcal{E}(\mathbf{X}, \mathbf{A})` (rows L2-normalised with

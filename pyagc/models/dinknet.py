@@ -34,7 +34,9 @@ def make_projector(channels: int, num_layers: int = 1, act: str = "prelu") -> Mo
 
 
 class DinkNet(ClusteringModel):
-    r"""Real-vs-shuffled node discrimination, then centres pushed apart and nodes pulled to them.
+    r"""Dilation-shrink graph clustering network, Dink-Net (Liu et al., ICML 2023).
+
+    Real-vs-shuffled node discrimination, then centres pushed apart and nodes pulled to them.
 
     Dink-Net (Liu et al., ICML 2023). The encoder gives :math:`\mathbf{H} =
     \mathcal{E}(\mathbf{X}, \mathbf{A})` and, on row-shuffled features,
