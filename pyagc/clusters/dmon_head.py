@@ -8,11 +8,9 @@ import math
 from typing import Optional, Tuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
-from torch.nn import Linear
 
-from pyagc.clusters.base import BaseClusterHead
+from pyagc.clusters.soft_assignment import SoftAssignmentHead
 from pyagc.ops.adjacency import cached_adjacency_and_degree
 from pyagc.ops.degree import degree
 
@@ -75,7 +73,7 @@ def collapse_loss(s: Tensor) -> Tensor:
     return math.sqrt(k) / n * torch.linalg.vector_norm(s.sum(dim=0)) - 1.0
 
 
-class DMoNClusterHead(BaseClusterHead):
+class DMoNClusterHead(SoftAssignmentHead):
     r"""Soft cluster assignments :math:`\mathbf{S} = \mathrm{softmax}(\mathbf{Z}\mathbf{W}^\top
     + \mathbf{b})` and the DMoN losses on them.
 
@@ -91,40 +89,7 @@ class DMoNClusterHead(BaseClusterHead):
     """
 
     def __init__(self, n_clusters: int, n_features: int, dropout: float = 0.0) -> None:
-        super().__init__()
-        for name, value in (("n_clusters", n_clusters), ("n_features", n_features)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}.")
-        if n_clusters < 2:
-            raise ValueError(f"n_clusters must be at least 2, got {n_clusters}.")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
-        self.n_clusters = n_clusters
-        self.n_features = n_features
-        self.dropout = dropout
-        self.lin = Linear(n_features, n_clusters)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        torch.nn.init.orthogonal_(self.lin.weight)
-        torch.nn.init.zeros_(self.lin.bias)
-
-    @torch.no_grad()
-    def reset_cluster_centers(self, cluster_centers: Optional[Tensor] = None) -> None:
-        """Score clusters by similarity to ``cluster_centers [k, H]`` (None: fresh init)."""
-        if cluster_centers is None:
-            self.reset_parameters()
-            return
-        self.check_cluster_centers(cluster_centers)
-        self.lin.weight.copy_(cluster_centers)
-        # logit_c = <z, mu_c> - |mu_c|^2 / 2 ranks clusters like -|z - mu_c|^2 (nearest centre).
-        self.lin.bias.copy_(-0.5 * (cluster_centers * cluster_centers).sum(dim=1))
-
-    def assign(self, z: Tensor) -> Tensor:
-        """Soft assignments ``S`` of shape ``[n, k]`` (rows sum to 1)."""
-        logits = self.lin(z)
-        logits = F.dropout(logits, self.dropout, self.training)
-        return torch.softmax(logits, dim=-1)
+        super().__init__(n_clusters, n_features, dropout=dropout)
 
     def forward(self, z: Tensor, edge_index: Tensor, deg: Optional[Tensor] = None,
                 two_m: Optional[float] = None, edge_weight: Optional[Tensor] = None,
@@ -149,11 +114,6 @@ class DMoNClusterHead(BaseClusterHead):
         spectral = spectral_modularity_loss(s, edge_index, deg, two_m, edge_weight,
                                             sample_fraction)
         return spectral, collapse_loss(s)
-
-    @torch.no_grad()
-    def cluster(self, z: Tensor, soft: bool = False) -> Tensor:
-        s = torch.softmax(self.lin(z), dim=-1)
-        return s if soft else s.argmax(dim=-1)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(n_clusters={self.n_clusters}, n_features={self.n_features})"

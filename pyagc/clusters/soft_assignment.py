@@ -91,14 +91,18 @@ class SoftAssignmentHead(BaseClusterHead):
     :meth:`reset_cluster_centers` scores clusters by distance to given centres.
     """
 
-    def __init__(self, n_clusters: int, n_features: int, temperature: float = 1.0) -> None:
+    def __init__(self, n_clusters: int, n_features: int, temperature: float = 1.0,
+                 dropout: float = 0.0) -> None:
         super().__init__()
         check_head_sizes(n_clusters, n_features)
         check_scalar(temperature, "temperature", (int, float), min_val=0,
                      include_boundaries="neither")
+        check_scalar(dropout, "dropout", (int, float), min_val=0, max_val=1,
+                     include_boundaries="left")
         self.n_clusters = n_clusters
         self.n_features = n_features
         self.temperature = float(temperature)
+        self.dropout = float(dropout)
         self.lin = Linear(n_features, n_clusters)
         self.reset_parameters()
 
@@ -117,15 +121,20 @@ class SoftAssignmentHead(BaseClusterHead):
         # <z, mu_c> - |mu_c|^2 / 2 ranks clusters like -|z - mu_c|^2 / 2.
         self.lin.bias.copy_(-0.5 * (cluster_centers * cluster_centers).sum(dim=1))
 
-    def assign(self, z: Tensor) -> Tensor:
-        """Soft assignments ``S`` ``[n, k]`` (rows sum to 1)."""
+    def _logits(self, z: Tensor) -> Tensor:
         if z.dim() != 2 or z.size(1) != self.n_features:
             raise ValueError(f"z must have shape [n, {self.n_features}], got {list(z.shape)}.")
-        return torch.softmax(self.lin(z) / self.temperature, dim=-1)
+        return self.lin(z) / self.temperature
+
+    def assign(self, z: Tensor) -> Tensor:
+        """Soft assignments ``S`` ``[n, k]`` (rows sum to 1); ``dropout`` on the logits while
+        training."""
+        logits = torch.nn.functional.dropout(self._logits(z), self.dropout, self.training)
+        return torch.softmax(logits, dim=-1)
 
     @torch.no_grad()
     def cluster(self, z: Tensor, soft: bool = False) -> Tensor:
-        s = self.assign(z)
+        s = torch.softmax(self._logits(z), dim=-1)
         return s if soft else s.argmax(dim=-1)
 
     def extra_repr(self) -> str:
