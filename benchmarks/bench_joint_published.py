@@ -11,9 +11,14 @@ the lowest-loss epoch (``forward`` in eval mode). Time = model construction to l
 data loading excluded). Metrics (NMI, ACC, Mod, Cond) are computed here, with our metrics, for
 both label vectors. Prints a Markdown table with the time ratio ours / published.
 
+``--trajectory EPOCHS`` instead starts both libraries from the same initial weights (the
+published model's, loaded into ours) and the same dropout seed, and prints the training loss of
+both per epoch: equal up to float rounding means the same objective, optimiser and encoder.
+
     python benchmarks/bench_joint_published.py --root /tmp/data --published-python \\
         /work/pubvenv/bin/python --methods MinCut Neuromap --seeds 0 1 2 3 4
     python benchmarks/bench_joint_published.py ... --methods GCSBM --variant bernoulli
+    python benchmarks/bench_joint_published.py ... --methods MinCut Neuromap --trajectory 200
 
 ``--root``: a writable copy of the Planetoid folder (PyG writes ``processed/`` beside ``raw/``);
 each library gets its own copy under it (``<root>/ours``, ``<root>/published``) because the two
@@ -69,8 +74,60 @@ with torch.no_grad():
     pred = model(data.x, data.edge_index)
 t2 = time.perf_counter()
 torch.save({"pred": pred.cpu(), "y": d.y, "edge_index": d.edge_index}, cfg["out"])
-print(json.dumps({"train": t1 - t0, "total": t2 - t0, "epochs": epoch, "loss": best}))
+print(json.dumps({"library": models.__file__, "train": t1 - t0, "total": t2 - t0, "epochs": epoch, "loss": best}))
 '''
+
+# Same initial weights in both libraries (the published head's centres are our head's weight):
+# the published run saves its initial state, ours loads it; the same dropout seed for both.
+TRAJECTORY = r'''
+import json, sys, torch
+cfg = json.loads(sys.argv[1])
+torch.set_num_threads(1)
+from pyagc import models
+from pyagc.encoders import create_tuned_gnn
+from torch_geometric.datasets import Planetoid
+import torch_geometric.transforms as T
+from torch_geometric.data import Data
+d = Planetoid(cfg["root"], cfg["dataset"], transform=T.NormalizeFeatures())[0]
+data = Data(x=d.x, edge_index=d.edge_index)
+torch.manual_seed(cfg["seed"])
+enc_cfg = dict(cfg["encoder"]); gnn_type = enc_cfg.pop("gnn_type")
+enc = create_tuned_gnn(gnn_type, in_channels=d.num_features, **enc_cfg)
+model = getattr(models, cfg["method"])(enc, enc_cfg["hidden_channels"], int(d.y.max()) + 1,
+                                       **cfg["model"])
+rename = ("head.cluster_centers", "cluster_head.lin.weight")
+if cfg["save"]:
+    torch.save({k.replace(*rename): v for k, v in model.state_dict().items()}, cfg["state"])
+else:
+    model.load_state_dict(torch.load(cfg["state"]))
+opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+torch.manual_seed(cfg["seed"] + 1)
+losses = [float(model.train_full(data, opt, e, verbose=False)) for e in range(1, cfg["epochs"] + 1)]
+print(json.dumps(losses))
+'''
+
+
+def trajectory(args, roots, checkout) -> None:
+    """Loss per epoch from the same initial weights and dropout seed, ours vs published."""
+    print("| Method | epochs | published loss at 1 / 100 / last | ours at 1 / 100 / last | "
+          "max abs difference |")
+    print("|---|---|---|---|---|")
+    for method in args.methods:
+        encoder, model, train = _config(method, args.variant if method == "GCSBM" else None)
+        with tempfile.TemporaryDirectory() as tmp:
+            losses = {}
+            for side, python, path in (("published", args.published_python, None),
+                                       ("ours", sys.executable, checkout)):
+                payload = {"root": roots[side], "dataset": args.dataset, "seed": args.seeds[0],
+                           "method": method, "encoder": encoder, "model": model,
+                           "lr": train["lr"], "weight_decay": train["weight_decay"],
+                           "epochs": args.trajectory, "save": side == "published",
+                           "state": os.path.join(tmp, "state.pt")}
+                losses[side] = _run(python, path, payload, TRAJECTORY)
+        pub, ours = losses["published"], losses["ours"]
+        pick = lambda v: " / ".join(f"{v[i]:.5f}" for i in (0, min(99, len(v) - 1), -1))
+        diff = max(abs(a - b) for a, b in zip(pub, ours))
+        print(f"| {method} | {len(pub)} | {pick(pub)} | {pick(ours)} | {diff:.2e} |", flush=True)
 
 
 def _config(method: str, variant: str | None):
@@ -85,14 +142,15 @@ def _config(method: str, variant: str | None):
     return encoder, model, train
 
 
-def _run(python: str, env_path: str | None, payload: dict) -> dict:
+def _run(python: str, env_path: str | None, payload: dict, program: str = SNIPPET):
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     if env_path is None:
         env.pop("PYTHONPATH", None)
     else:
         env["PYTHONPATH"] = env_path
-    out = subprocess.run([python, "-c", SNIPPET, json.dumps(payload)], capture_output=True,
-                         text=True, env=env)
+    # cwd outside any checkout: ``python -c`` puts the working directory first on sys.path.
+    out = subprocess.run([python, "-c", program, json.dumps(payload)], capture_output=True,
+                         text=True, env=env, cwd=tempfile.gettempdir())
     if out.returncode != 0:
         raise RuntimeError(f"{python} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -121,6 +179,8 @@ def main() -> None:
     parser.add_argument("--variant", default=None, help="GCSBM variant (default: the YAML's)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--epochs", type=int, default=None, help="default: the YAML's")
+    parser.add_argument("--trajectory", type=int, default=0, metavar="EPOCHS",
+                        help="instead: losses per epoch from the same initial weights")
     parser.add_argument("--only", choices=["both", "ours", "published"], default="both")
     args = parser.parse_args()
     checkout = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -131,6 +191,9 @@ def main() -> None:
         dst = os.path.join(roots[side], args.dataset, "raw")
         if not os.path.isdir(dst):
             shutil.copytree(src, dst)
+    if args.trajectory:
+        trajectory(args, roots, checkout)
+        return
     sides = {"ours": (sys.executable, checkout), "published": (args.published_python, None)}
     if args.only != "both":
         sides = {args.only: sides[args.only]}

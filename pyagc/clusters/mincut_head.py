@@ -65,8 +65,8 @@ class MinCutClusterHead(SoftAssignmentHead):
     orthogonality term pushes the clusters apart. Its square has twice the norm's gradient
     there (:math:`2\cdot 1.05`), which leaves the uniform saddle in ~100 instead of ~400
     epochs at lr 1e-3; the published library squares it too, and with these two choices our
-    loss follows its trajectory to float rounding (``benchmarks/bench_joint.py --published
-    ...``). With the plain norm and an orthogonal projection with bias (our previous head)
+    loss follows its trajectory to float rounding (``benchmarks/bench_joint_published.py
+    --trajectory``). With the plain norm and an orthogonal projection with bias (our previous head)
     Cora gave 36.4 NMI (5 seeds) against the published 40.8.
 
     Args:

@@ -122,7 +122,7 @@ class NeuromapClusterHead(SoftAssignmentHead):
     The centres: with the orthogonal projection and bias of DMoN's head, Cora gave 41.3 NMI
     (5 seeds, published configuration) against the published 47.0; with these centres our
     loss follows the published library's trajectory to float rounding
-    (``benchmarks/bench_joint.py --published ...``).
+    (``benchmarks/bench_joint_published.py --trajectory``).
 
     Args:
         n_clusters: the largest number of modules ``k``.
