@@ -91,7 +91,7 @@ def draw_non_edges(keys: Tensor, num_nodes: int, num_samples: int,
 
 class _SBMBase(SoftAssignmentHead):
     def __init__(self, n_clusters: int, n_features: int, variant: str, eta: float) -> None:
-        super().__init__(n_clusters, n_features)
+        super().__init__(n_clusters, n_features, init="xavier", bias=False)
         check_scalar(eta, "eta", (int, float), min_val=0, include_boundaries="neither")
         self.variant = variant
         self.eta = float(eta)

@@ -10,16 +10,17 @@
 """
 from __future__ import annotations
 
-import warnings
 from typing import NamedTuple, Optional
 
 import torch
 from torch import Tensor
 from torch.nn import Linear
+from torch.nn.utils import skip_init
 from torch_geometric.data import Data
 
 from pyagc.clusters.base import BaseClusterHead
 from pyagc.ops.degree import degree
+from pyagc.ops.sparse import csr_matmul, transpose_csr
 from pyagc.utils.cache import TensorCache
 from pyagc.utils.validation import check_scalar
 
@@ -34,36 +35,16 @@ def xlogx(x: Tensor) -> Tensor:
     return torch.where(positive, safe * torch.log(safe), torch.zeros_like(x))
 
 
-def _transpose_csr(adj: Tensor) -> Tensor:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # sparse CSR is beta
-        return adj.t().to_sparse_csr()
-
-
-_last_transpose = TensorCache(_transpose_csr)
-
-
-class _CSRProduct(torch.autograd.Function):
-    """``adj @ s`` for a constant CSR ``adj`` whose transpose is built once per matrix (torch's
-    own backward re-transposes the CSR on every call, a sort of all its entries)."""
-
-    @staticmethod
-    def forward(ctx, adj: Tensor, s: Tensor) -> Tensor:
-        ctx.adj = adj
-        return torch.sparse.mm(adj, s)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        return None, torch.sparse.mm(_last_transpose(ctx.adj), grad)
+_last_transpose = TensorCache(transpose_csr)
 
 
 def sparse_product(adj: Tensor, s: Tensor) -> Tensor:
     """``adj @ s`` for a constant ``torch.sparse_csr`` matrix ``adj`` ``[n, n]`` and dense ``s``
     ``[n, k]``; the gradient w.r.t. ``s`` uses a transpose of ``adj`` cached for the last
     matrix seen (full-batch training multiplies by the same matrix every epoch)."""
-    if adj.requires_grad:
+    if adj.requires_grad or not s.requires_grad:
         return torch.sparse.mm(adj, s)
-    return _CSRProduct.apply(adj, s)
+    return csr_matmul(adj, s, _last_transpose(adj))
 
 
 def adjacency_product(s: Tensor, edge_index: Tensor,
@@ -77,6 +58,9 @@ def adjacency_product(s: Tensor, edge_index: Tensor,
     return torch.zeros_like(s).index_add_(0, dst, msg)
 
 
+_INITS = ("orthogonal", "xavier")
+
+
 def check_head_sizes(n_clusters: int, n_features: int) -> None:
     check_scalar(n_clusters, "n_clusters", int, min_val=2)
     check_scalar(n_features, "n_features", int, min_val=1)
@@ -86,29 +70,47 @@ class SoftAssignmentHead(BaseClusterHead):
     r"""A linear scoring of the embedding followed by a (tempered) softmax.
 
     :math:`\mathbf{S} = \mathrm{softmax}((\mathbf{Z}\mathbf{W}^\top + \mathbf{b})/\tau)`,
-    ``[n, k]``; ``cluster`` gives its argmax (or ``S`` with ``soft=True``). The projection
-    starts orthogonal, so each cluster starts from a different direction of the embedding.
-    :meth:`reset_cluster_centers` scores clusters by distance to given centres.
+    ``[n, k]``; ``cluster`` gives its argmax (or ``S`` with ``soft=True``).
+
+    ``init='orthogonal'`` (default; DMoN's head) starts the projection orthogonal, so each
+    cluster starts from a different direction of the embedding. ``init='xavier'`` draws the
+    rows of :math:`\mathbf{W}` (the cluster centres) Glorot-uniform, once (the parameters are
+    not drawn twice at construction, so a seed gives the same centres as one
+    ``xavier_uniform_`` call on a ``[k, H]`` tensor). ``bias=False`` scores by the inner
+    product :math:`\langle\mathbf{z}, \boldsymbol\mu_c\rangle` with the centres alone.
+    :meth:`reset_cluster_centers` scores clusters by distance to given centres (with a bias) or
+    by inner product with them (without).
     """
 
     def __init__(self, n_clusters: int, n_features: int, temperature: float = 1.0,
-                 dropout: float = 0.0) -> None:
+                 dropout: float = 0.0, init: str = "orthogonal", bias: bool = True) -> None:
         super().__init__()
         check_head_sizes(n_clusters, n_features)
         check_scalar(temperature, "temperature", (int, float), min_val=0,
                      include_boundaries="neither")
         check_scalar(dropout, "dropout", (int, float), min_val=0, max_val=1,
                      include_boundaries="left")
+        if init not in _INITS:
+            raise ValueError(f"init must be one of {', '.join(map(repr, _INITS))}, got "
+                             f"{init!r}.")
         self.n_clusters = n_clusters
         self.n_features = n_features
         self.temperature = float(temperature)
         self.dropout = float(dropout)
-        self.lin = Linear(n_features, n_clusters)
+        self.init = init
+        if init == "orthogonal":
+            self.lin = Linear(n_features, n_clusters, bias=bool(bias))
+        else:  # no default draw before ours: the seed alone fixes the centres
+            self.lin = skip_init(Linear, n_features, n_clusters, bias=bool(bias))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        torch.nn.init.orthogonal_(self.lin.weight)
-        torch.nn.init.zeros_(self.lin.bias)
+        if self.init == "orthogonal":
+            torch.nn.init.orthogonal_(self.lin.weight)
+        else:
+            torch.nn.init.xavier_uniform_(self.lin.weight)
+        if self.lin.bias is not None:
+            torch.nn.init.zeros_(self.lin.bias)
 
     @torch.no_grad()
     def reset_cluster_centers(self, cluster_centers: Optional[Tensor] = None) -> None:
@@ -118,8 +120,9 @@ class SoftAssignmentHead(BaseClusterHead):
             return
         self.check_cluster_centers(cluster_centers)
         self.lin.weight.copy_(cluster_centers)
-        # <z, mu_c> - |mu_c|^2 / 2 ranks clusters like -|z - mu_c|^2 / 2.
-        self.lin.bias.copy_(-0.5 * (cluster_centers * cluster_centers).sum(dim=1))
+        if self.lin.bias is not None:
+            # <z, mu_c> - |mu_c|^2 / 2 ranks clusters like -|z - mu_c|^2 / 2.
+            self.lin.bias.copy_(-0.5 * (cluster_centers * cluster_centers).sum(dim=1))
 
     def _logits(self, z: Tensor) -> Tensor:
         if z.dim() != 2 or z.size(1) != self.n_features:

@@ -15,6 +15,7 @@ from torch_geometric.nn.resolver import activation_resolver, normalization_resol
 
 from pyagc.ops.adjacency import to_sparse_adjacency
 from pyagc.ops.encoder_inputs import permute_rows, to_sparse_features
+from pyagc.ops.sparse import csr_matmul, transpose_csr
 from pyagc.utils.cache import TensorCache
 
 _JK_MODES = (None, "last", "cat", "max", "lstm")
@@ -296,7 +297,10 @@ class TunedGCN(TunedGNN):
     5% non-zero) is turned into CSR, so that ``Linear`` costs ``O(nnz * width)``. Both are
     remembered for the last tensors seen (identity and version counter), so full-batch
     training converts once and a new mini-batch or an in-place edit is converted afresh. The
-    output equals that of ``'off'`` up to float rounding.
+    output equals that of ``'off'`` up to float rounding. On CSR operands the layers compute
+    :math:`\hat A (X W^\top) + b` themselves with :func:`~pyagc.ops.sparse.csr_matmul`, whose
+    backward pass takes the transposes of :math:`\hat A` and of a CSR ``x`` from a cache
+    (torch's own backward re-transposes them on every call: a sort of all entries).
     """
 
     supports_edge_weight = True
@@ -320,6 +324,8 @@ class TunedGCN(TunedGNN):
         self._cache = TensorCache(_gcn_normalise)
         self._adj_t = TensorCache(to_sparse_adjacency)
         self._sparse_x = TensorCache(to_sparse_features)
+        self._x_t = TensorCache(transpose_csr)     # transposes for the backward pass
+        self._adj_tt = TensorCache(transpose_csr)
         super().__init__(in_channels, hidden_channels, num_layers, out_channels, dropout, act,
                          act_first, act_last, act_kwargs, norm, norm_kwargs, residual,
                          pre_linear, jk, **kwargs)
@@ -351,11 +357,28 @@ class TunedGCN(TunedGNN):
         return self._cache(*inputs) if self.cached else _gcn_normalise(*inputs)
 
     def conv_forward(self, layer, x, edge_index, edge_weight, edge_attr):
-        return self.convs[layer](x, edge_index, edge_weight)
+        conv = self.convs[layer]
+        if edge_index.layout != torch.sparse_csr or edge_weight is not None:
+            return conv(x, edge_index, edge_weight)
+        # The layer by hand on CSR operands: A_hat (X W^T) + b, each sparse product taking
+        # its transpose (for the backward pass) from a cache instead of building it anew.
+        if x.layout == torch.sparse_csr:
+            h = self._sparse_mm(self._x_t, x, conv.lin.weight.t())
+        else:
+            h = conv.lin(x)
+        out = self._sparse_mm(self._adj_tt, edge_index, h)
+        return out if conv.bias is None else out + conv.bias
+
+    @staticmethod
+    def _sparse_mm(transposes: TensorCache, a: Tensor, dense: Tensor) -> Tensor:
+        if a.requires_grad or not dense.requires_grad:
+            return torch.sparse.mm(a, dense)
+        return csr_matmul(a, dense, transposes(a))
 
     def reset_parameters(self) -> None:
         super().reset_parameters()
-        for cache in (getattr(self, name, None) for name in ("_cache", "_adj_t", "_sparse_x")):
+        for cache in (getattr(self, name, None)
+                      for name in ("_cache", "_adj_t", "_sparse_x", "_x_t", "_adj_tt")):
             if cache is not None:
                 cache.clear()
 

@@ -86,7 +86,6 @@ class GCSBM(GraphObjectiveModel):
         self.alpha = float(alpha)
         self.generators = DeviceGenerators(seed)
         self.register_buffer("global_edge_keys", None, persistent=False)
-        self.reset_parameters()
 
     def set_graph_statistics(self, data: Data) -> None:
         """Also keep the whole graph's sorted edge keys (non-edge checks in batches)."""

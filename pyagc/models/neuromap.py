@@ -70,7 +70,6 @@ class Neuromap(GraphObjectiveModel):
         self.register_buffer("global_visit_rate", None, persistent=False)
         self.register_buffer("global_flow_coef", None, persistent=False)
         self.global_node_entropy: Optional[float] = None
-        self.reset_parameters()
 
     def set_graph_statistics(self, data: Data) -> None:
         """Also compute (and remember) the whole graph's flow for :meth:`loss_batch`."""

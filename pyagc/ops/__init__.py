@@ -8,10 +8,11 @@ from pyagc.ops.svd import flip_signs, randomized_svd
 from pyagc.ops.encoder_inputs import permute_rows, to_sparse_features
 from pyagc.ops.negative_sampling import NegativeSampler, sample_negative_edges
 from pyagc.ops.random import DeviceGenerators
+from pyagc.ops.sparse import csr_matmul, transpose_csr
 
 __all__ = ["adjacency_csr", "csr_to_torch", "normalize_csr", "normalized_adjacency",
            "to_sparse_adjacency", "cached_adjacency_and_degree", "degree",
            "propagate", "spmm",
            "polynomial_filter", "randomized_svd", "flip_signs",
            "to_sparse_features", "permute_rows", "NegativeSampler", "sample_negative_edges",
-           "DeviceGenerators"]
+           "DeviceGenerators", "csr_matmul", "transpose_csr"]

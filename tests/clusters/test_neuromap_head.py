@@ -19,7 +19,6 @@ def _head_giving(s):
     head = NeuromapClusterHead(k, k).double()
     with torch.no_grad():
         head.lin.weight.copy_(torch.eye(k))
-        head.lin.bias.zero_()
     return head, torch.log(s.clamp_min(1e-300))
 
 

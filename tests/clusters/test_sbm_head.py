@@ -18,7 +18,6 @@ def _set_head(head):
     head = head.double()
     with torch.no_grad():
         head.lin.weight.copy_(torch.eye(2))
-        head.lin.bias.zero_()
     return head, torch.log(S)
 
 

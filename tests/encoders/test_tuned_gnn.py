@@ -118,8 +118,14 @@ def bag_of_words_graph(seed=0, f=40):
 def layouts_seen(enc):
     """(x, graph) layouts the first layer receives on each forward."""
     seen = []
-    enc.convs[0].register_forward_pre_hook(lambda m, args: seen.append(
-        (args[0].layout, args[1].layout)))
+    layer_forward = enc.conv_forward
+
+    def spy(layer, x, edge_index, *args):
+        if layer == 0:
+            seen.append((x.layout, edge_index.layout))
+        return layer_forward(layer, x, edge_index, *args)
+
+    enc.conv_forward = spy
     return seen
 
 
