@@ -16,9 +16,9 @@ embedding of the clean graph. Time = training + inference + clustering of one ru
     # mini-batch (NeighborLoader, seed-node loss) at the full-batch number of optimiser steps:
     python benchmarks/bench_contrastive.py --root /tmp/ds --mini-batch --batch-size 1354
 
-``--set lam=0.002`` overrides a model argument, ``--feat-mask-mode entry`` builds the views with
-``GSSLTransform(..., feat_mask_mode='entry')`` (each feature entry masked independently, which is
-how the published library masks), ``--epochs/--lr/--hidden/--views`` change the schedule:
+``--set lam=0.002`` overrides a model argument, ``--feat-mask-mode column`` builds the views with
+``GSSLTransform(..., feat_mask_mode='column')`` (whole feature dimensions masked instead of the
+default entries), ``--epochs/--lr/--hidden/--views`` change the schedule:
 tuning experiments, not the documented call.
 ``--root`` is a writable copy of the datasets folder.
 """
@@ -64,7 +64,7 @@ def build(name: str, num_features: int, overrides: Dict[str, Any], args=None):
     encoder = create_tuned_gnn("gcn", in_channels=num_features, hidden_channels=hidden,
                                num_layers=2)
     p_feat, p_edge = (args.views if args is not None and args.views else None) or cfg["views"]
-    if args is not None and args.feat_mask_mode != "column":
+    if args is not None and args.feat_mask_mode:
         mode = args.feat_mask_mode
         transform1 = GSSLTransform(p_feat_mask=p_feat, p_edge_drop=p_edge, feat_mask_mode=mode)
         transform2 = GSSLTransform(p_feat_mask=p_feat, p_edge_drop=p_edge, feat_mask_mode=mode)
@@ -146,9 +146,9 @@ def main() -> None:
     parser.add_argument("--views", type=float, nargs=2, default=None,
                         metavar=("P_FEAT_MASK", "P_EDGE_DROP"), help="default: published")
     parser.add_argument("--per-seed", action="store_true", help="print every run")
-    parser.add_argument("--feat-mask-mode", choices=["column", "entry"], default="column",
-                        help="GSSLTransform(feat_mask_mode=...): whole dimensions (the "
-                             "documented default) or each entry")
+    parser.add_argument("--feat-mask-mode", choices=["column", "entry"], default=None,
+                        help="GSSLTransform(feat_mask_mode=...): each entry (the default) or "
+                             "whole dimensions")
     parser.add_argument("--mini-batch", action="store_true")
     parser.add_argument("--batch-size", type=int, default=1354)
     parser.add_argument("--fan-out", type=int, default=10)
@@ -162,7 +162,7 @@ def main() -> None:
             else "full batch")
     extra = {k: getattr(args, k) for k in ("epochs", "lr", "hidden", "views", "restore_best")
              if getattr(args, k)}
-    if args.feat_mask_mode != "column":
+    if args.feat_mask_mode:
         extra["feat_mask_mode"] = args.feat_mask_mode
     print(f"{args.dataset}, {mode}, seeds {args.seeds}, {args.threads} thread(s), "
           f"model overrides {overrides or 'none'}, settings {extra or 'published'}")

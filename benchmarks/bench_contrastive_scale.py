@@ -1,14 +1,29 @@
 """Mini-batch training of CCASSG / GBT / NS4GC on a large synthetic graph (default: a 1M-node,
 ~10M-edge CSBM with 64 features): seconds per batch, extrapolated seconds per epoch and peak
-memory (RSS of the process; run one model per process for a clean figure).
+memory (RSS of the process; run one model per process for a clean figure). Times are wall
+clock and process CPU time (one thread: the CPU time is what a shared machine distorts least).
 
 Encoders follow the Products entries of the methods' YAMLs (CCASSG / GBT: 2-layer GCN with
 batch norm; NS4GC: 2-layer SAGE with batch norm; views 0.0 / 0.5) at ``--hidden`` channels
 (default: the published 512 / 512 / 256). NS4GC's non-edge term is the sampled estimate as
 soon as a batch has more seeds than ``exact_max_nodes`` (10,000), as at batch 16384.
 
-    python benchmarks/bench_contrastive_scale.py --model ns4gc --batch-size 16384 --batches 3
-    python benchmarks/bench_contrastive_scale.py --model ccassg --batch-size 1024 --batches 5
+    python benchmarks/bench_contrastive_scale.py --model ns4gc --batch-size 16384 --batches 2
+    python benchmarks/bench_contrastive_scale.py --model ccassg --batch-size 4096 --batches 2
+
+Measured (1M nodes / 10M edges, one thread, first 2 batches of an epoch timed and extrapolated
+to the whole epoch; the 2-core machine was shared at load 15-20, so the wall clock is ~9x the
+CPU time; peak RSS of the process, graph included):
+
+| model | encoder | batch | CPU s / batch | CPU s / epoch (extrapolated) | wall s / epoch | peak RSS |
+| :--- | :--- | :--- | :--- | :--- | :--- | :--- |
+| NS4GC | SAGE 256, batch norm | 16384 (62 batches) | 31.5 | 1,950 | 17,691 | 9.53 GB |
+| CCASSG | GCN 512, batch norm | 4096 (245 batches) | 20.1 | 4,914 | 44,258 | 5.62 GB |
+| GBT | GCN 512, batch norm | 4096 (245 batches) | 20.9 | 5,111 | 55,041 | 5.63 GB |
+At batch 16384 CCASSG (GCN 512) went past the ~10 GB the shared machine had free and was
+killed: a batch of 16384 seeds with fan-out 10 samples ~1.8M edges and up to ~180k nodes per
+view, and each view keeps its activations for the backward pass. NS4GC's SAGE layers gather
+an ``[E, D]`` message tensor per layer (PyG's edge-list path), which is most of its 9.5 GB.
 """
 from __future__ import annotations
 
@@ -62,17 +77,19 @@ def main() -> None:
     n_batches = len(loader)
     done = n_batches if args.batches <= 0 else min(args.batches, n_batches)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     loss = model.train_batch(itertools.islice(loader, done), optimizer, 1, verbose=False)
     elapsed = time.perf_counter() - start
     per_batch = elapsed / done
+    cpu_per_batch = (time.process_time() - cpu_start) / done
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
-    print("| model | nodes / edges | encoder | batch | fan-out | s / batch | s / epoch | "
-          "peak RSS (GB) | mean loss |")
+    print("| model | nodes / edges | encoder | batch | fan-out | s / batch (wall, CPU) | "
+          "s / epoch (wall, CPU) | peak RSS (GB) | mean loss |")
     print("| :--- | :--- | :--- | :--- | :--- | :--- | :--- | :--- | :--- |")
     print(f"| {args.model} | {data.num_nodes:,} / {data.num_edges:,} | {gnn} {hidden} | "
-          f"{args.batch_size} | {args.fan_out} | {per_batch:.2f} | "
-          f"{per_batch * n_batches:.0f} ({n_batches} batches) | {peak_gb:.2f} "
+          f"{args.batch_size} | {args.fan_out} | {per_batch:.1f}, {cpu_per_batch:.1f} | "
+          f"{per_batch * n_batches:.0f}, {cpu_per_batch * n_batches:.0f} ({n_batches} batches"
+          f"{'' if done == n_batches else f', extrapolated from {done}'}) | {peak_gb:.2f} "
           f"({rss_before:.2f} before training) | {loss:.4f} |")
     print(f"(graph generated in {gen_s:.1f} s; {done} batches timed, {args.threads} thread(s))")
 

@@ -38,25 +38,26 @@ def pair_keys(edge_index: Tensor, num_nodes: int) -> Tensor:
 class _SigmoidSum(torch.autograd.Function):
     """``sum_ij sigmoid((z1 z2^T - s) / tau)_ij`` computed in row blocks of ``rows`` rows.
 
-    With one block the sigmoid matrix is kept for the backward pass; with several, the
-    backward pass recomputes each block, so memory stays ``O(rows * N)`` instead of
-    ``O(N^2)``."""
+    With one block the sigmoid matrix is kept for the backward pass, which turns it into the
+    derivative ``sigmoid - sigmoid^2`` in place (once; a second backward pass, with
+    ``retain_graph``, recomputes it); with several blocks, the backward pass recomputes each
+    block, so memory stays ``O(rows * N)`` instead of ``O(N^2)``."""
 
     @staticmethod
     def _block(z1: Tensor, z2t: Tensor, s: float, tau: float) -> Tensor:
-        # sigmoid(z1 z2^T / tau - s / tau), with the affine map fused into the product.
-        shift = z1.new_full((1,), -s / tau)
-        return torch.addmm(shift, z1, z2t, alpha=1.0 / tau).sigmoid_()
+        # sigmoid(z1 z2^T / tau - s / tau): the 1 / tau goes on the [rows, D] factor.
+        return torch.mm(z1 * (1.0 / tau), z2t).sub_(s / tau).sigmoid_()
 
     @staticmethod
     def forward(ctx, z1: Tensor, z2: Tensor, s: float, tau: float, rows: int) -> Tensor:
         ctx.s, ctx.tau, ctx.rows = s, tau, rows
+        ctx.save_for_backward(z1, z2)
+        # An intermediate (not an input or output): kept on ctx, consumed by the first backward.
+        ctx.sig = None
         z2t = z2.t()
         if rows >= z1.size(0):
-            sig = _SigmoidSum._block(z1, z2t, s, tau)
-            ctx.save_for_backward(z1, z2, sig)
-            return sig.sum()
-        ctx.save_for_backward(z1, z2)
+            ctx.sig = _SigmoidSum._block(z1, z2t, s, tau)
+            return ctx.sig.sum()
         total = z1.new_zeros(())
         for start in range(0, z1.size(0), rows):
             total += _SigmoidSum._block(z1[start:start + rows], z2t, s, tau).sum()
@@ -64,20 +65,24 @@ class _SigmoidSum(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        z1, z2, *saved = ctx.saved_tensors
+        z1, z2 = ctx.saved_tensors
         n, rows = z1.size(0), ctx.rows
         g1 = torch.empty_like(z1)
-        g2 = torch.zeros_like(z2)
+        g2t = torch.zeros(z2.size(1), z2.size(0), dtype=z2.dtype, device=z2.device)
         z2t = z2.t()
         for start in range(0, n, rows):
             stop = min(n, start + rows)
-            sig = saved[0] if saved else _SigmoidSum._block(z1[start:stop], z2t, ctx.s, ctx.tau)
-            # d sigmoid(u) / du = sigmoid(u) - sigmoid(u)^2; the 1 / tau goes on the products.
-            d_sim = torch.addcmul(sig, sig, sig, value=-1.0)
-            g1[start:stop] = d_sim @ z2
-            g2.addmm_(d_sim.t(), z1[start:stop])
+            if ctx.sig is not None:
+                sig, ctx.sig = ctx.sig, None
+            else:
+                sig = _SigmoidSum._block(z1[start:stop], z2t, ctx.s, ctx.tau)
+            # d sigmoid(u) / du = sigmoid(u) - sigmoid(u)^2, in place.
+            d_sim = sig.addcmul_(sig, sig, value=-1.0)
+            torch.mm(d_sim, z2, out=g1[start:stop])
+            # (z1^T d_sim)^T: the product in this order is faster than d_sim^T z1.
+            g2t.addmm_(z1[start:stop].t(), d_sim)
         scale = grad / ctx.tau
-        return g1.mul_(scale), g2.mul_(scale), None, None, None
+        return g1.mul_(scale), g2t.t().mul_(scale), None, None, None
 
 
 def non_edge_sigmoid_sum(z1: Tensor, z2: Tensor, s: float, tau: float) -> Tensor:

@@ -34,14 +34,43 @@ VIEW_KEYS: Dict[str, float] = {"p_feat_mask_1": 0.5, "p_edge_drop_1": 0.5,
                                "p_feat_mask_2": 0.5, "p_edge_drop_2": 0.5}
 
 
-def standardize_columns(h: Tensor, eps: float = 1e-8) -> Tensor:
-    r"""Column standardisation :math:`(\mathbf{h}_{:,d} - \mu_d) / \sigma_d` with the
-    population standard deviation (so each column has mean 0 and mean square 1), ``eps``
-    added to the variance. Shape ``[N, D] -> [N, D]``."""
-    centred = h - h.mean(dim=0, keepdim=True)
-    # Two passes (mean, then mean square of the centred values): cheaper than Tensor.var.
-    var = centred.pow(2).mean(dim=0, keepdim=True)
-    return centred * torch.rsqrt(var + eps)
+class _StandardizeColumns(torch.autograd.Function):
+    r"""``u * scale`` with :math:`u = (h - \mu) / \sqrt{\operatorname{var} + \epsilon}` per
+    column, and its exact gradient in closed form,
+
+    .. math:: \frac{\partial L}{\partial h} = \frac{\text{scale}}{\sigma_\epsilon}\Bigl(g -
+        \bar g - u\,\overline{g \odot u}\Bigr), \qquad g = \frac{\partial L}{\partial (u
+        \cdot \text{scale})},
+
+    (bars: column means): a handful of ``[N, D]`` passes instead of autograd's graph of
+    centring, squaring, averaging and dividing."""
+
+    @staticmethod
+    def forward(ctx, h: Tensor, eps: float, scale: float) -> Tensor:
+        centred = h - h.mean(dim=0, keepdim=True)
+        rstd = torch.rsqrt(centred.pow(2).mean(dim=0, keepdim=True).add_(eps))
+        out = centred.mul_(rstd * scale)
+        ctx.save_for_backward(out, rstd)
+        ctx.scale = scale
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        out, rstd = ctx.saved_tensors
+        scale = ctx.scale
+        # With u = out / scale: (grad - mean(grad) - u mean(grad * u)) * rstd * scale.
+        coef = (grad * out).mean(dim=0, keepdim=True).div_(scale * scale)
+        result = grad - grad.mean(dim=0, keepdim=True)
+        result.sub_(out * coef).mul_(rstd * scale)
+        return result, None, None
+
+
+def standardize_columns(h: Tensor, eps: float = 1e-8, scale: float = 1.0) -> Tensor:
+    r"""Column standardisation :math:`(\mathbf{h}_{:,d} - \mu_d) / \sigma_d`, times ``scale``,
+    with the population standard deviation (so each column has mean 0 and mean square 1
+    before scaling), ``eps`` added to the variance. Shape ``[N, D] -> [N, D]``;
+    differentiable, with a closed-form backward pass."""
+    return _StandardizeColumns.apply(h, float(eps), float(scale))
 
 
 def _generators_of(transform: Any) -> List[torch.Generator]:
@@ -112,13 +141,13 @@ class TwoViewModel(TrainableModel):
         """Build from the ``model`` section: ``encoder`` (for
         :func:`~pyagc.encoders.create_tuned_gnn`), the two views' ``p_feat_mask_k`` /
         ``p_edge_drop_k`` (``k = 1, 2``; each a :class:`~pyagc.transforms.GSSLTransform`),
-        ``feat_mask_mode`` (``'column'``, default, or ``'entry'``; both views) and the loss
+        ``feat_mask_mode`` (``'entry'``, default, or ``'column'``; both views) and the loss
         weights. With a run ``seed`` the views get their own streams (seeds
         ``2 seed + 1`` and ``2 seed + 2``), else torch's global RNG."""
         from pyagc.transforms import GSSLTransform
         kwargs = dict(cfg)
         probs = {key: kwargs.pop(key, default) for key, default in VIEW_KEYS.items()}
-        mask_mode = kwargs.pop("feat_mask_mode", "column")
+        mask_mode = kwargs.pop("feat_mask_mode", "entry")
         for k in (1, 2):
             if f"transform{k}" not in kwargs:
                 view_seed = None if seed is None else 2 * int(seed) + k

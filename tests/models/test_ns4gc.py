@@ -66,6 +66,14 @@ def test_blocked_sigmoid_sum_and_its_gradient_are_exact(rows):
     assert torch.autograd.gradcheck(fn, (a, b))
     dense = torch.sigmoid((a @ b.t() - 0.3) / 0.5).sum()
     assert float(fn(a, b)) == pytest.approx(float(dense), rel=1e-12)
+    # The one-block path turns its kept sigmoid into the derivative in place: a second
+    # backward pass (retain_graph) must recompute it and give the same gradient.
+    out = fn(a, b)
+    first = torch.autograd.grad(out, (a, b), retain_graph=True)
+    second = torch.autograd.grad(out, (a, b))
+    reference = torch.autograd.grad(dense, (a, b))
+    for g1, g2, ref in zip(first, second, reference):
+        assert torch.allclose(g1, ref) and torch.allclose(g2, ref)
 
 
 def test_exact_term_in_several_blocks_equals_one_block(monkeypatch):

@@ -47,7 +47,7 @@ def test_gssl_transform_and_determinism():
     va1, va2, vb1 = a(data), a(data), b(data)
     assert torch.equal(va1.x, vb1.x) and torch.equal(va1.edge_index, vb1.edge_index)
     assert not torch.equal(va1.edge_index, va2.edge_index)  # the stream moves on
-    assert abs((va1.x == 0).all(0).float().mean().item() - 0.4) < 0.08
+    assert abs((va1.x == 0).float().mean().item() - 0.4) < 0.02  # entry masks by default
     assert abs(va1.edge_index.size(1) / 20000 - 0.5) < 0.02
     assert torch.equal(va1.edge_attr[:, 0], va1.edge_weight)
     assert (data.x != 0).all()

@@ -1,4 +1,5 @@
-"""GSSLTransform / RandomMaskFeat ``mode='entry'`` (added for the two-view methods)."""
+"""GSSLTransform / RandomMaskFeat masking modes: entry-wise (GSSLTransform's default) and
+whole dimensions (RandomMaskFeat's default)."""
 import pytest
 import torch
 from torch_geometric.data import Data
@@ -27,10 +28,19 @@ def test_entry_mode_masks_each_entry_independently_and_is_seeded():
         RandomMaskFeat(0.3, mode="row")
 
 
-def test_gssl_transform_passes_the_mode_and_keeps_the_column_default():
-    assert GSSLTransform(0.2, 0.3).mask_feat.mode == "column"
+def test_gssl_transform_masks_entries_by_default_and_passes_the_mode():
+    # Entry masks by default, as the published library's GSSLTransform; RandomMaskFeat keeps
+    # whole-dimension masks by default, as the published RandomMaskFeat.
+    default = GSSLTransform(0.2, 0.3, seed=1)
+    assert default.mask_feat.mode == "entry" and RandomMaskFeat(0.2).mode == "column"
+    assert torch.equal(default(_data()).x,
+                       GSSLTransform(0.2, 0.3, seed=1, feat_mask_mode="entry")(_data()).x)
+    column = GSSLTransform(0.2, 0.3, seed=1, feat_mask_mode="column")
+    assert column.mask_feat.mode == "column" and "column" in repr(column)
+    masked = column(_data()).x
+    assert bool((masked == masked[0]).all())
     t = GSSLTransform(0.2, 0.3, seed=1, feat_mask_mode="entry")
-    assert t.mask_feat.mode == "entry" and "entry" in repr(t)
+    assert t.mask_feat.mode == "entry"
     view = t(_data())
     assert view.edge_index.size(1) < 400
     assert not torch.equal(view.x[0], view.x[1])
@@ -66,7 +76,9 @@ def test_two_view_models_use_entry_masked_views_as_given():
     ref = GSSLTransform(0.3, 0.2, seed=1, feat_mask_mode="entry")(
         Data(x=x.to_sparse_csr(), edge_index=edge_index))
     assert torch.allclose(h1, encoder(ref.x.to_dense(), ref.edge_index), atol=1e-5)
-    config = {"encoder": {"gnn_type": "gcn", "hidden_channels": 8, "num_layers": 2},
-              "feat_mask_mode": "entry"}
+    config = {"encoder": {"gnn_type": "gcn", "hidden_channels": 8, "num_layers": 2}}
     built = NS4GC.from_config(config, Data(x=x, edge_index=edge_index), 3, seed=0)
-    assert built.transform1.mask_feat.mode == "entry"
+    assert built.transform1.mask_feat.mode == "entry"  # the default
+    built = NS4GC.from_config({**config, "feat_mask_mode": "column"},
+                              Data(x=x, edge_index=edge_index), 3, seed=0)
+    assert built.transform2.mask_feat.mode == "column"
