@@ -290,7 +290,7 @@ class DinkNet(ClusteringModel):
     def loss_batch(self, batch: Data, pretrain: bool = False) -> LossOutput:
         """Seeds of a neighbour-sampled batch. While clustering (``power > 0``) the global
         term of the seeds is read from the table :meth:`refresh_global` filled for the whole
-        graph at the start of the epoch (:meth:`fit_epoch` does it), held fixed within the
+        graph at the start of the epoch (:meth:`train_batch` does it), held fixed within the
         epoch; the local term carries the gradient."""
         inputs = self._inputs(batch)
         if pretrain:
@@ -309,7 +309,7 @@ class DinkNet(ClusteringModel):
             if self._global is None:
                 raise ValueError("Mini-batch DinkNet clustering needs the global term of the "
                                  "whole graph: call model.refresh_global(loader) before the "
-                                 "first batch (fit_epoch does).")
+                                 "first batch (train_batch does).")
             g = self._global[batch.n_id[:size].to(self._global.device)].to(h.device)
         return self._output(h, h_corrupt, pretrain, g)
 
@@ -356,13 +356,13 @@ class DinkNet(ClusteringModel):
                                    getattr(data, "edge_weight", None))
         return self._global
 
-    def fit_epoch(self, loader: Any, optimizers: Mapping[str, Optimizer], epoch: int,
-                  verbose: bool = False, pretrain: bool = False, **loss_kwargs: Any) -> float:
-        """One epoch; a mini-batch clustering epoch first refreshes the global term."""
-        if not pretrain and self.power and not isinstance(loader, Data):
+    def train_batch(self, loader: Any, optimizer: Optimizer, epoch: int, verbose: bool = True,
+                    pretrain: bool = False, **loss_kwargs: Any) -> float:
+        """One mini-batch epoch; a clustering epoch first refreshes the global term."""
+        if not pretrain and self.power:
             self.refresh_global(loader)
-        return super().fit_epoch(loader, optimizers, epoch, verbose=verbose, pretrain=pretrain,
-                                 **loss_kwargs)
+        return super().train_batch(loader, optimizer, epoch, verbose=verbose, pretrain=pretrain,
+                                   **loss_kwargs)
 
     @torch.no_grad()
     def infer_embedding(self, data: Data, loader: Optional[Iterable[Data]] = None,
