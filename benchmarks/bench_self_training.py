@@ -21,6 +21,20 @@ Two modes:
     python benchmarks/bench_self_training.py --mode quality --datasets Cora CiteSeer \
         --root DIR --seeds 0 1 2 3 4 [--published-python /path/to/venv/bin/python]
     python benchmarks/bench_self_training.py --mode scale --method DAEGC
+
+Measured (``--mode scale --method M``, defaults: CSBM 1,000,000 nodes / 9,999,590 directed
+edges, 64 features, hidden 64, batch 4096, fan-out 10, one thread; 3 batches timed per step
+and extrapolated to the 245 batches of an epoch; machine shared, load average ~14 on 2
+cores, so read the absolute seconds as upper bounds):
+
+| method | pretrain s / epoch | inference s / pass | finetune s / epoch | per finetune epoch also | peak RSS |
+|---|---|---|---|---|---|
+| DinkNet (1-layer GCN) | 255 (1.04 s / batch) | 96 (0.39 s / batch) | 240 (0.98 s / batch) | global-term refresh 109 s (inference pass + 5 sparse products) | 2,257 MB |
+| DAEGC (2-layer GAT) | 4,200 (17.1 s / batch) | 1,883 (7.7 s / batch) | 4,960 (20.3 s / batch) | target refresh = one inference pass | 2,557 MB |
+
+KMeans on the 12,288 embedded seeds: 1.2-1.3 s. DAEGC's cost is the 2-layer GAT over the whole
+2-hop subgraph of each batch (~157k nodes for 4,096 seeds; the layers are not trimmed per hop
+yet), not its losses.
 """
 from __future__ import annotations
 
@@ -174,27 +188,37 @@ def scale(args) -> None:
                                                   args.batches)))
 
     # Inference batches: the centre initialisation (and DAEGC's target refresh) run one
-    # no-grad pass like this over every node.
+    # no-grad pass like this over every node (DinkNet: its local term, the global one is
+    # propagated over the whole graph afterwards).
     model.eval()
     seen = []
+    encode = model.encode if hasattr(model, "refresh_global") else model.embed
 
     @torch.no_grad()
     def infer(batch):
-        seen.append(model.embed(**model._inputs(batch))[:batch.batch_size])
+        seen.append(encode(**model._inputs(batch))[:batch.batch_size])
     rows.append(("inference batch", *_timed_batches(loader, infer, args.batches)))
     # Centres from KMeans on the embedded seeds (the whole graph when --batches 0).
     from pyagc.clusters import TorchKMeans
-    z = torch.cat(seen)
+    z = torch.nn.functional.normalize(torch.cat(seen), dim=1)
     t0 = time.perf_counter()
     km = TorchKMeans(n_clusters=args.clusters, n_init=10, random_state=0)
     km.fit_predict(z)
     t_kmeans = time.perf_counter() - t0
     model.cluster_head.reset_cluster_centers(km.cluster_centers_)
+    extra = []
     if hasattr(model, "refresh_target"):
         # A target for every node, from the inference pass (the rows not embedded, when
         # only part of an epoch is timed, get uniform rows).
         q = torch.full((data.num_nodes, args.clusters), 1.0 / args.clusters)
         model.cluster_head.update_target(q)
+    if getattr(model, "power", 0):
+        # DinkNet's global term for every node: one whole inference pass, then `power`
+        # sparse products over the whole graph; once per finetune epoch.
+        t0 = time.perf_counter()
+        model.refresh_global(loader)
+        extra.append(("global-term refresh (whole graph, once per finetune epoch)",
+                      time.perf_counter() - t0))
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=stages["finetune"]["lr"])
     rows.append(("finetune step", *_timed_batches(loader, train_step(opt, False),
@@ -211,6 +235,8 @@ def scale(args) -> None:
         per = seconds / max(count, 1)
         print(f"| {name} | {count} | {per:.2f} | {total} | {per * total:.0f} |")
     print(f"| KMeans on {z.size(0):,} embedded nodes | - | - | - | {t_kmeans:.1f} |")
+    for name, seconds in extra:
+        print(f"| {name} | - | - | - | {seconds:.0f} |")
     print(f"Peak RSS: {rss:,.0f} MB")
 
 
