@@ -40,9 +40,11 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import resource
 import statistics
 import subprocess
+import tempfile
 import sys
 import time
 
@@ -90,9 +92,13 @@ print(f"{100 * m['NMI']:.4f} {100 * m['ACC']:.4f} {t1 - t0:.3f}")
 '''
 
 
-def _published(python: str, threads: int, name: str, root: str, dataset: str, seed: int):
+def _published(python: str, threads: int, name: str, root: str, dataset: str, seed: int,
+               env=None):
+    # From a neutral folder: `python -c` puts the working directory first on sys.path, so run
+    # from this checkout the other venv would import this library instead of its own.
     out = subprocess.run([python, "-c", PUBLISHED_SNIPPET, str(threads), name, root, dataset,
-                          str(seed)], capture_output=True, text=True, check=True)
+                          str(seed)], capture_output=True, text=True, check=True, env=env,
+                         cwd=tempfile.gettempdir())
     nmi, acc, seconds = out.stdout.strip().splitlines()[-1].split()
     return float(nmi), float(acc), float(seconds)
 
@@ -128,7 +134,12 @@ def quality(args) -> None:
             if args.published_python:
                 runs.append((pub, args.published_python, args.published_root or args.root))
             for table, python, root in runs:
-                nmi, acc, seconds = _published(python, args.threads, name, root, dataset, seed)
+                env = dict(os.environ)
+                if table is pub:
+                    # Nor may a PYTHONPATH pointing at this checkout.
+                    env.pop("PYTHONPATH", None)
+                nmi, acc, seconds = _published(python, args.threads, name, root, dataset, seed,
+                                               env)
                 table["NMI"].append(nmi)
                 table["ACC"].append(acc)
                 table["t"].append(seconds)
