@@ -8,7 +8,9 @@ Two modes:
   ACC (mean +- std over seeds) and the mean seconds per run. With ``--published-python
   PY`` (a separate venv holding the published pyagc 1.1.2) each seed is also run, in the same
   sitting, through that library's documented API with the published Cora hyperparameters,
-  so the time ratio is measured under the same machine load.
+  so the time ratio is measured under the same machine load. ``--documented`` runs the same
+  documented-API script with this library (the classes built as the reference documentation
+  shows, published hyperparameters, no YAML).
 * ``--mode scale``: a CSBM graph (default 1M nodes, ~10M edges); the method is built from its
   YAML (``--hidden`` channels), trained with :class:`pyagc.sampling.NeighborLoader` batches,
   and the script times ``--batches`` optimiser steps of the pretrain stage, as many no-grad
@@ -19,14 +21,30 @@ Two modes:
     python benchmarks/bench_self_training.py --mode quality --datasets Cora CiteSeer \
         --root DIR --seeds 0 1 2 3 4 [--published-python /path/to/venv/bin/python]
     python benchmarks/bench_self_training.py --mode scale --method DAEGC
+
+Measured (``--mode scale --method M``, defaults: CSBM 1,000,000 nodes / 9,999,590 directed
+edges, 64 features, hidden 64, batch 4096, fan-out 10, one thread; 3 batches timed per step
+and extrapolated to the 245 batches of an epoch; machine shared, load average ~14 on 2
+cores, so read the absolute seconds as upper bounds):
+
+| method | pretrain s / epoch | inference s / pass | finetune s / epoch | per finetune epoch also | peak RSS |
+|---|---|---|---|---|---|
+| DinkNet (1-layer GCN) | 255 (1.04 s / batch) | 96 (0.39 s / batch) | 240 (0.98 s / batch) | global-term refresh 109 s (inference pass + 5 sparse products) | 2,257 MB |
+| DAEGC (2-layer GAT) | 4,200 (17.1 s / batch) | 1,883 (7.7 s / batch) | 4,960 (20.3 s / batch) | target refresh = one inference pass | 2,557 MB |
+
+KMeans on the 12,288 embedded seeds: 1.2-1.3 s. DAEGC's cost is the 2-layer GAT over the whole
+2-hop subgraph of each batch (~157k nodes for 4,096 seeds; the layers are not trimmed per hop
+yet), not its losses.
 """
 from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import resource
 import statistics
 import subprocess
+import tempfile
 import sys
 import time
 
@@ -74,9 +92,13 @@ print(f"{100 * m['NMI']:.4f} {100 * m['ACC']:.4f} {t1 - t0:.3f}")
 '''
 
 
-def _published(python: str, threads: int, name: str, root: str, dataset: str, seed: int):
+def _published(python: str, threads: int, name: str, root: str, dataset: str, seed: int,
+               env=None):
+    # From a neutral folder: `python -c` puts the working directory first on sys.path, so run
+    # from this checkout the other venv would import this library instead of its own.
     out = subprocess.run([python, "-c", PUBLISHED_SNIPPET, str(threads), name, root, dataset,
-                          str(seed)], capture_output=True, text=True, check=True)
+                          str(seed)], capture_output=True, text=True, check=True, env=env,
+                         cwd=tempfile.gettempdir())
     nmi, acc, seconds = out.stdout.strip().splitlines()[-1].split()
     return float(nmi), float(acc), float(seconds)
 
@@ -90,11 +112,12 @@ def _fmt(values) -> str:
 
 def quality(args) -> None:
     from pyagc.runner import run_experiment
-    print("| Method | Dataset | NMI | ACC | s / run | published NMI | published ACC | "
-          "published s / run | time ratio |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| Method | Dataset | NMI | ACC | s / run | documented call NMI | documented call ACC "
+          "| published NMI | published ACC | published s / run | time ratio |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, dataset in itertools.product(args.methods, args.datasets):
         ours = {"NMI": [], "ACC": [], "t": []}
+        doc = {"NMI": [], "ACC": [], "t": []}
         pub = {"NMI": [], "ACC": [], "t": []}
         for seed in args.seeds:
             t0 = time.perf_counter()
@@ -104,19 +127,28 @@ def quality(args) -> None:
             metrics = res.records[0]["metrics"]
             ours["NMI"].append(100 * metrics["NMI"])
             ours["ACC"].append(100 * metrics["ACC"])
+            runs = []
+            if args.documented:
+                # The same documented-API script, run with this library.
+                runs.append((doc, sys.executable, args.documented_root or args.root))
             if args.published_python:
-                nmi, acc, seconds = _published(args.published_python, args.threads, name,
-                                               args.published_root or args.root, dataset, seed)
-                pub["NMI"].append(nmi)
-                pub["ACC"].append(acc)
-                pub["t"].append(seconds)
+                runs.append((pub, args.published_python, args.published_root or args.root))
+            for table, python, root in runs:
+                env = dict(os.environ)
+                if table is pub:
+                    # Nor may a PYTHONPATH pointing at this checkout.
+                    env.pop("PYTHONPATH", None)
+                nmi, acc, seconds = _published(python, args.threads, name, root, dataset, seed,
+                                               env)
+                table["NMI"].append(nmi)
+                table["ACC"].append(acc)
+                table["t"].append(seconds)
         ratio = (f"{statistics.mean(ours['t']) / statistics.mean(pub['t']):.2f}"
                  if pub["t"] else "-")
+        pub_t = f"{statistics.mean(pub['t']):.1f}" if pub["t"] else "-"
         print(f"| {name} | {dataset} | {_fmt(ours['NMI'])} | {_fmt(ours['ACC'])} | "
-              f"{statistics.mean(ours['t']):.1f} | {_fmt(pub['NMI'])} | {_fmt(pub['ACC'])} | "
-              f"{statistics.mean(pub['t']):.1f} | {ratio} |" if pub["t"] else
-              f"| {name} | {dataset} | {_fmt(ours['NMI'])} | {_fmt(ours['ACC'])} | "
-              f"{statistics.mean(ours['t']):.1f} | - | - | - | - |", flush=True)
+              f"{statistics.mean(ours['t']):.1f} | {_fmt(doc['NMI'])} | {_fmt(doc['ACC'])} | "
+              f"{_fmt(pub['NMI'])} | {_fmt(pub['ACC'])} | {pub_t} | {ratio} |", flush=True)
 
 
 def _timed_batches(loader, step, batches: int):
@@ -167,27 +199,37 @@ def scale(args) -> None:
                                                   args.batches)))
 
     # Inference batches: the centre initialisation (and DAEGC's target refresh) run one
-    # no-grad pass like this over every node.
+    # no-grad pass like this over every node (DinkNet: its local term, the global one is
+    # propagated over the whole graph afterwards).
     model.eval()
     seen = []
+    encode = model.encode if hasattr(model, "refresh_global") else model.embed
 
     @torch.no_grad()
     def infer(batch):
-        seen.append(model.embed(**model._inputs(batch))[:batch.batch_size])
+        seen.append(encode(**model._inputs(batch))[:batch.batch_size])
     rows.append(("inference batch", *_timed_batches(loader, infer, args.batches)))
     # Centres from KMeans on the embedded seeds (the whole graph when --batches 0).
     from pyagc.clusters import TorchKMeans
-    z = torch.cat(seen)
+    z = torch.nn.functional.normalize(torch.cat(seen), dim=1)
     t0 = time.perf_counter()
     km = TorchKMeans(n_clusters=args.clusters, n_init=10, random_state=0)
     km.fit_predict(z)
     t_kmeans = time.perf_counter() - t0
     model.cluster_head.reset_cluster_centers(km.cluster_centers_)
+    extra = []
     if hasattr(model, "refresh_target"):
         # A target for every node, from the inference pass (the rows not embedded, when
         # only part of an epoch is timed, get uniform rows).
         q = torch.full((data.num_nodes, args.clusters), 1.0 / args.clusters)
         model.cluster_head.update_target(q)
+    if getattr(model, "power", 0):
+        # DinkNet's global term for every node: one whole inference pass, then `power`
+        # sparse products over the whole graph; once per finetune epoch.
+        t0 = time.perf_counter()
+        model.refresh_global(loader)
+        extra.append(("global-term refresh (whole graph, once per finetune epoch)",
+                      time.perf_counter() - t0))
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=stages["finetune"]["lr"])
     rows.append(("finetune step", *_timed_batches(loader, train_step(opt, False),
@@ -204,6 +246,8 @@ def scale(args) -> None:
         per = seconds / max(count, 1)
         print(f"| {name} | {count} | {per:.2f} | {total} | {per * total:.0f} |")
     print(f"| KMeans on {z.size(0):,} embedded nodes | - | - | - | {t_kmeans:.1f} |")
+    for name, seconds in extra:
+        print(f"| {name} | - | - | - | {seconds:.0f} |")
     print(f"Peak RSS: {rss:,.0f} MB")
 
 
@@ -217,6 +261,11 @@ def main() -> None:
     parser.add_argument("--published-python", default=None)
     parser.add_argument("--published-root", default=None,
                         help="Planetoid root for the published library (default: --root)")
+    parser.add_argument("--documented", action="store_true",
+                        help="also run the documented-API script (published hyperparameters) "
+                             "with this library")
+    parser.add_argument("--documented-root", default=None,
+                        help="Planetoid root for --documented (default: --root)")
     parser.add_argument("--method", default="DAEGC", help="scale mode")
     parser.add_argument("--num-nodes", type=int, default=1_000_000)
     parser.add_argument("--avg-degree", type=float, default=10.0)

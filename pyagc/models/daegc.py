@@ -5,7 +5,7 @@ Embedding Approach", IJCAI 2019.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
@@ -213,16 +213,28 @@ class DAEGC(ClusteringModel):
         finally:
             self.train(was_training)
 
-    def fit_epoch(self, loader: Any, optimizers: Mapping[str, Optimizer], epoch: int,
-                  verbose: bool = False, pretrain: bool = False, **loss_kwargs: Any) -> float:
-        """One epoch; in the clustering stage the target is first refreshed on epochs
-        ``1, 1 + update_interval, ...`` (and whenever there is none, e.g. after the centres
-        were re-initialised)."""
+    def _refresh_due(self, source: Any, epoch: int, pretrain: bool) -> None:
+        """In the clustering stage, refresh the target on epochs ``1, 1 + update_interval,
+        ...`` (and whenever there is none, e.g. after the centres were re-initialised)."""
         if not pretrain and (self.cluster_head.target is None
                              or (epoch - 1) % self.update_interval == 0):
-            self.refresh_target(loader)
-        return super().fit_epoch(loader, optimizers, epoch, verbose=verbose, pretrain=pretrain,
-                                 **loss_kwargs)
+            self.refresh_target(source)
+
+    def train_full(self, data: Data, optimizer: Optimizer, epoch: int, verbose: bool = True,
+                   pretrain: bool = False, **loss_kwargs: Any) -> float:
+        """One full-graph step; the target is refreshed first when due (so a loop of
+        ``train_full(data, opt, epoch, pretrain=False)`` calls self-trains as the paper)."""
+        self._refresh_due(data, epoch, pretrain)
+        return super().train_full(data, optimizer, epoch, verbose=verbose, pretrain=pretrain,
+                                  **loss_kwargs)
+
+    def train_batch(self, loader: Any, optimizer: Optimizer, epoch: int, verbose: bool = True,
+                    pretrain: bool = False, **loss_kwargs: Any) -> float:
+        """One mini-batch epoch; the target is refreshed first when due (one no-grad pass
+        over ``loader``)."""
+        self._refresh_due(loader, epoch, pretrain)
+        return super().train_batch(loader, optimizer, epoch, verbose=verbose, pretrain=pretrain,
+                                   **loss_kwargs)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(n_clusters={self.n_clusters}, "

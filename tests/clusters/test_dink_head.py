@@ -26,7 +26,7 @@ def test_shrink_loss_is_zero_when_every_node_sits_on_its_centre():
 
 
 def test_head_losses_gradients_and_clustering():
-    head = DinkClusterHead(3, 2)
+    head = DinkClusterHead(3, 2, max_norm=None)
     centers = torch.tensor([[0.0, 0.0], [3.0, 0.0], [0.0, 4.0]])
     head.reset_cluster_centers(centers)
     z = torch.tensor([[0.2, 0.1], [2.8, 0.0], [0.1, 3.9]], requires_grad=True)
@@ -47,3 +47,58 @@ def test_bad_arguments():
         head.reset_cluster_centers(torch.zeros(3, 5))
     with pytest.raises(ValueError, match="z must have shape"):
         head(torch.zeros(2, 3))
+
+
+def _unequal_clusters(d=16):
+    # Three clusters of 120, 20 and 10 unit vectors sharing a common direction (as a
+    # non-negative encoder's normalised outputs do), centres at the cluster means.
+    g = torch.Generator().manual_seed(0)
+    means = torch.eye(3, d) + torch.ones(3, d) / d ** 0.5
+    y = torch.arange(3).repeat_interleave(torch.tensor([120, 20, 10]))
+    z = torch.nn.functional.normalize(means[y] + 0.3 * torch.randn(150, d, generator=g)
+                                      / d ** 0.5, dim=1)
+    return z, y, torch.stack([z[y == k].mean(0) for k in range(3)])
+
+
+def _train_centres(head, z, steps=300):
+    opt = torch.optim.Adam(head.parameters(), lr=0.01)
+    for _ in range(steps):
+        dilation, shrink = head(z)
+        opt.zero_grad()
+        (dilation + shrink).backward()
+        opt.step()
+    return head
+
+
+def test_small_clusters_keep_their_nodes_over_many_steps():
+    # Regression: with the plain mean over nodes the two small clusters' centres were pushed
+    # off their nodes by the dilation term (sizes [150, 0, 0] after 300 steps), as happened
+    # to mini-batch Dink-Net on Cora (6x more steps per epoch than full-batch).
+    z, y, centers = _unequal_clusters()
+    head = DinkClusterHead(3, 16)
+    head.reset_cluster_centers(centers)
+    _train_centres(head, z)
+    assert torch.equal(head.cluster(z), y)
+
+
+def test_shrink_loss_weights_every_cluster_alike():
+    centers = torch.tensor([[0.0, 0.0], [10.0, 0.0]])
+    # 9 nodes at distance 1 from centre 0, one node at distance 2 from centre 1.
+    z = torch.cat([torch.tensor([[1.0, 0.0]]).repeat(9, 1), torch.tensor([[10.0, 2.0]])])
+    assert float(shrink_loss(z, centers)) == pytest.approx((1.0 + 4.0) / 2)
+
+
+def test_centres_stay_in_the_unit_ball_and_the_losses_stay_bounded():
+    z, _, centers = _unequal_clusters()
+    bounded, free = DinkClusterHead(3, 16), DinkClusterHead(3, 16, max_norm=None)
+    for head in (bounded, free):
+        head.reset_cluster_centers(centers)
+        _train_centres(head, z)
+    assert float(bounded.centers().norm(dim=1).max()) <= 1.0 + 1e-6
+    assert float(bounded(z)[0]) >= -3.0 - 1e-5          # -2K/(K-1) for K = 3
+    assert float(free(z)[0]) < -100.0                    # free centres fly apart
+    head = DinkClusterHead(2, 2)
+    head.reset_cluster_centers(torch.tensor([[3.0, 4.0], [0.1, 0.0]]))
+    assert torch.allclose(head.centers(), torch.tensor([[0.6, 0.8], [0.1, 0.0]]))
+    with pytest.raises(ValueError, match="max_norm"):
+        DinkClusterHead(3, 4, max_norm=0.0)

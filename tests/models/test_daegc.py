@@ -68,6 +68,10 @@ def test_target_is_refreshed_every_update_interval_epochs(easy):
     for epoch in range(1, 3):
         model.fit_epoch(easy, opt, epoch, pretrain=True)
     assert refreshed == [1, 4, 7]                      # no target while pretraining
+    refreshed.clear()
+    for epoch in range(1, 5):                          # the documented train_full loop
+        model.train_full(easy, opt["model"], epoch, verbose=False)
+    assert refreshed == [1, 4]
 
 
 def test_mini_batch_target_covers_every_node_and_batch_loss_runs(easy):

@@ -70,6 +70,9 @@ def test_batch_loss_with_every_node_equals_the_full_shrink_and_dilation(easy):
     model.eval()
     full = model.loss(easy.x, easy.edge_index)
     loader = NeighborLoader(easy, num_neighbors=[-1], batch_size=300, seed=0)
+    with pytest.raises(ValueError, match="refresh_global"):
+        model.loss_batch(next(iter(loader)))
+    model.refresh_global(loader)
     part = model.loss_batch(next(iter(loader)))
     for key in ("dilation", "shrink"):
         assert part.components[key] == pytest.approx(full.components[key], rel=1e-4)
@@ -120,3 +123,62 @@ def test_bad_arguments():
         DinkNet(enc, make_projector(8), 3, 8, alpha=-1.0)
     with pytest.raises(ValueError, match="num_layers"):
         make_projector(8, num_layers=0)
+    with pytest.raises(ValueError, match="power"):
+        DinkNet(enc, make_projector(8), 3, 8, power=-1)
+
+
+def _dense_propagation(edge_index, n):
+    a = torch.zeros(n, n)
+    a[edge_index[1], edge_index[0]] = 1.0
+    a = a + torch.eye(n)
+    d = a.sum(1).rsqrt()
+    return d[:, None] * a * d[None, :]
+
+
+def test_embedding_adds_the_propagated_global_term(easy):
+    model = _model()
+    model.eval()
+    h = model.encode(easy.x, easy.edge_index)
+    s = _dense_propagation(easy.edge_index, easy.num_nodes)
+    expected = torch.nn.functional.normalize(h + torch.linalg.matrix_power(s, 5) @ h, dim=1)
+    assert model.power == 5
+    assert torch.allclose(model.embed(easy.x, easy.edge_index), expected, atol=1e-5)
+    local = _model(power=0)
+    local.eval()
+    assert torch.allclose(local.embed(easy.x, easy.edge_index),
+                          torch.nn.functional.normalize(local.encode(easy.x, easy.edge_index)),
+                          atol=1e-6)
+
+
+def test_mini_batch_inference_smooths_over_the_whole_graph(easy):
+    # SAGE (mean aggregation) gives the full-graph output on a full fan-out batch; a GCN
+    # would not (PyG normalises a sampled subgraph by its own degrees).
+    set_seed(0)
+    enc = create_tuned_gnn("sage", 16, 32, 1, act="prelu", act_last=True)
+    model = DinkNet(enc, make_projector(32), 3, 32, seed=0)
+    full = model.infer_embedding(easy)
+    order = torch.randperm(300, generator=torch.Generator().manual_seed(0))
+    loader = NeighborLoader(easy, num_neighbors=[-1], input_nodes=order, batch_size=64)
+    assert torch.allclose(model.infer_embedding(easy, loader, verbose=False), full[order],
+                          atol=1e-5)
+    part = NeighborLoader(easy, num_neighbors=[-1], input_nodes=torch.arange(100),
+                          batch_size=64)
+    with pytest.raises(ValueError, match="covers 100 of 300 nodes"):
+        model.infer_embedding(easy, part, verbose=False)
+
+
+def test_augmentation_zeroes_a_seeded_share_of_feature_columns_while_training():
+    x = torch.rand(50, 400) + 0.1
+    a, b = _model(seed=3, feature_drop=0.25), _model(seed=3, feature_drop=0.25)
+    xa, xb = a.augment(x), b.augment(x)
+    assert torch.equal(xa, xb)
+    dropped = (xa == 0).all(dim=0)
+    assert 0.15 < float(dropped.float().mean()) < 0.35
+    assert torch.equal(xa[:, ~dropped], x[:, ~dropped])
+    sparse = a.augment(x.to_sparse_csr())
+    assert sparse.layout == torch.sparse_csr and float(((sparse.to_dense() == 0).all(0)).float().mean()) > 0.1
+    a.eval()
+    assert a.augment(x) is x
+    assert _model(feature_drop=0.0).augment(x) is x
+    with pytest.raises(ValueError, match="feature_drop"):
+        _model(feature_drop=1.0)
