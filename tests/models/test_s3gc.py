@@ -20,7 +20,8 @@ def small():
 
 
 def _model(graph, **kwargs):
-    args = dict(hidden_channels=8, walk_length=4, context_size=3, walks_per_node=2, seed=0)
+    args = dict(hidden_channels=8, walk_length=4, context_size=3, walks_per_node=2,
+                embedding_scale=0.1, seed=0)
     args.update(kwargs)
     model = S3GC(graph.edge_index, graph.num_nodes, graph.num_features, **args)
     model.set_precomputed_features(*precompute_features(graph.x, graph.edge_index,
@@ -167,6 +168,7 @@ def test_scale_chooses_the_encoder_and_where_the_table_lives(small, monkeypatch)
     # embedding_scale=0: no [N, H] table; the embedding is the feature part only.
     bare = _model(small, embedding_scale=0)
     assert bare.node_embedding is None
+    assert S3GC(small.edge_index, 80, 5, 8, 3, 3).node_embedding is None  # the default
     assert all(p.numel() < 80 * 8 or p.size(0) != 80 for p in bare.parameters())
     with_table = _model(small, embedding_scale=0.5)
     with_table.load_state_dict(bare.state_dict(), strict=False)
