@@ -24,6 +24,7 @@ from pyagc.models.arga import ARGA, ARGVA
 from pyagc.models.dgi import DGI
 from pyagc.models.ccassg import CCASSG
 from pyagc.models.gbt import GBT
+from pyagc.models.s3gc import S3GC
 from pyagc.models.ns4gc import NS4GC
 from pyagc.models.daegc import DAEGC
 from pyagc.models.dinknet import DinkNet

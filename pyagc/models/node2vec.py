@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 from torch_geometric.data import Data
 
 from pyagc.models.base import LossOutput, TrainableModel
-from pyagc.sampling import random_walk, walk_graph, walk_windows
+from pyagc.sampling import check_walk_settings, random_walk, walk_graph, walk_windows
 from pyagc.utils.validation import check_edge_index, check_scalar
 
 
@@ -75,17 +75,9 @@ class Node2Vec(TrainableModel):
             num_nodes = int(edge_index.max()) + 1
         self.num_nodes = check_scalar(int(num_nodes), "num_nodes", int, min_val=1)
         self.embedding_dim = check_scalar(embedding_dim, "embedding_dim", int, min_val=1)
-        self.walk_length = check_scalar(walk_length, "walk_length", int, min_val=1)
-        self.context_size = check_scalar(context_size, "context_size", int, min_val=2)
-        if context_size > walk_length + 1:
-            raise ValueError(f"context_size ({context_size}) must be at most walk_length + 1 "
-                             f"({walk_length + 1}): a window cannot be longer than a walk.")
-        self.walks_per_node = check_scalar(walks_per_node, "walks_per_node", int, min_val=1)
-        self.num_negative_samples = check_scalar(num_negative_samples, "num_negative_samples",
-                                                 int, min_val=1)
-        for name, value in (("p", p), ("q", q)):
-            check_scalar(value, name, (int, float), min_val=0, include_boundaries="neither")
-        self.p, self.q = float(p), float(q)
+        (self.walk_length, self.context_size, self.walks_per_node, self.num_negative_samples,
+         self.p, self.q) = check_walk_settings(walk_length, context_size, walks_per_node,
+                                               num_negative_samples, p, q)
         self.sparse = bool(sparse)
         self.cpu_embedding = bool(cpu_embedding)
         self.compute_device = torch.device("cpu")

@@ -8,7 +8,8 @@
 from pyagc.sampling.csr import CompressedGraph
 from pyagc.sampling.neighbor_sampler import VectorizedNeighborSampler
 from pyagc.sampling.neighbor_loader import NeighborLoader, neighbor_loader, pyg_sampler_available
-from pyagc.sampling.random_walk import random_walk, walk_graph, walk_windows
+from pyagc.sampling.random_walk import (check_walk_settings, random_walk, walk_graph,
+                                       walk_windows)
 
 __all__ = [
     "CompressedGraph",
@@ -16,6 +17,7 @@ __all__ = [
     "NeighborLoader",
     "neighbor_loader",
     "pyg_sampler_available",
+    "check_walk_settings",
     "random_walk",
     "walk_graph",
     "walk_windows",

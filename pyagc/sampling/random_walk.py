@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import math
 import weakref
-from typing import Optional, Union
+from typing import Optional, Tuple, Union
 
 import torch
 from torch import Tensor
 
 from pyagc.sampling.csr import CompressedGraph
+from pyagc.utils.validation import check_scalar
 
 
 def walk_graph(edge_index: Tensor, num_nodes: Optional[int] = None) -> CompressedGraph:
@@ -206,6 +207,24 @@ def _biased_step(graph: CompressedGraph, prev: Tensor, cur: Tensor, p: float, q:
         nxt[active[pending[accept]]] = proposal[accept]
         pending = pending[~accept]
     return nxt
+
+
+def check_walk_settings(walk_length: int, context_size: int, walks_per_node: int,
+                        num_negative_samples: int, p: float, q: float) -> Tuple[int, ...]:
+    """Check the settings of a walk-trained model (Node2Vec, S3GC) and return them, ``p`` and
+    ``q`` as floats: ``walk_length >= 1``, ``2 <= context_size <= walk_length + 1`` (a window
+    of :func:`walk_windows` lies within one walk), ``walks_per_node >= 1``,
+    ``num_negative_samples >= 1``, ``p, q > 0``."""
+    check_scalar(walk_length, "walk_length", int, min_val=1)
+    check_scalar(context_size, "context_size", int, min_val=2)
+    if context_size > walk_length + 1:
+        raise ValueError(f"context_size ({context_size}) must be at most walk_length + 1 "
+                         f"({walk_length + 1}): a window cannot be longer than a walk.")
+    check_scalar(walks_per_node, "walks_per_node", int, min_val=1)
+    check_scalar(num_negative_samples, "num_negative_samples", int, min_val=1)
+    for name, value in (("p", p), ("q", q)):
+        check_scalar(value, name, (int, float), min_val=0, include_boundaries="neither")
+    return walk_length, context_size, walks_per_node, num_negative_samples, float(p), float(q)
 
 
 def walk_windows(walks: Tensor, context_size: int) -> Tensor:

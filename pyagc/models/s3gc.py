@@ -1,0 +1,559 @@
+"""S3GC: a light graph encoder trained contrastively on random-walk positives."""
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.nn import Embedding, Linear, Module
+from torch.optim import Optimizer
+from torch.utils.checkpoint import checkpoint
+from torch.utils.data import DataLoader
+from torch_geometric.data import Data
+from torch_geometric.nn import MLP
+
+from pyagc.models.base import LossOutput, TrainableModel
+from pyagc.ops import normalized_adjacency, polynomial_filter
+from pyagc.sampling import check_walk_settings, random_walk, walk_graph, walk_windows
+from pyagc.utils.validation import check_edge_index, check_features, check_scalar
+
+#: Node-count boundaries of ``scale='auto'``: small below 50K, medium below 3M, large above.
+SCALE_LIMITS = (50_000, 3_000_000)
+_SCALES = ("small", "medium", "large", "auto")
+_METHODS = ("ppr", "heat", "custom")
+# Anchor x pool similarity blocks above this many entries are computed in row chunks whose
+# activations are recomputed in the backward pass (memory stays O(chunk), not O(|A| |B|)).
+_BLOCK = 1 << 22
+# Up to this many anchor x batch-node entries the loss works on one dense similarity matrix.
+_DENSE = 1 << 24
+
+
+def diffusion_coefficients(method: str = "ppr", k_hop: int = 2, alpha: float = 0.2,
+                           t: float = 5.0) -> List[float]:
+    r"""Weights :math:`\theta_0, \dots, \theta_K` of :math:`S_K = \sum_l \theta_l \tilde{A}^l`.
+
+    * ``'ppr'``: ``k_hop`` power iterations :math:`Z \leftarrow (1-\alpha)\tilde{A}Z +
+      \alpha X` from :math:`Z = X`, i.e. :math:`\theta_l = \alpha(1-\alpha)^l` for
+      :math:`l < K` and :math:`\theta_K = (1-\alpha)^K` (the truncated personalised PageRank;
+      the weights sum to 1).
+    * ``'heat'``: :math:`\theta_l = e^{-t} t^l / l!` (heat kernel :math:`e^{-t(I-\tilde{A})}`),
+      truncated at :math:`K` and renormalised to sum to 1, so a short truncation keeps the
+      scale of :math:`X` instead of shrinking it by the missing tail.
+    """
+    check_scalar(k_hop, "k_hop", int, min_val=0)
+    if method == "ppr":
+        check_scalar(alpha, "alpha", (int, float), min_val=0, max_val=1,
+                     include_boundaries="right")
+        alpha = float(alpha)
+        return [alpha * (1 - alpha) ** l for l in range(k_hop)] + [(1 - alpha) ** k_hop]
+    if method == "heat":
+        check_scalar(t, "t", (int, float), min_val=0, include_boundaries="neither")
+        weights = [math.exp(-t) * t ** l / math.factorial(l) for l in range(k_hop + 1)]
+        total = sum(weights)
+        return [w / total for w in weights]
+    raise ValueError(f"method must be one of {', '.join(_METHODS)}; got {method!r}.")
+
+
+def precompute_features(x: Tensor, edge_index: Tensor, num_nodes: int,
+                        method: str = "ppr", k_hop: int = 2,
+                        coefs: Optional[Union[Tensor, Sequence[float]]] = None,
+                        add_self_loops: bool = True, verbose: bool = False,
+                        **kwargs: Any) -> Tuple[Tensor, Tensor]:
+    r"""The two fixed inputs of the S3GC encoder: :math:`(\tilde{A}X,\ S_K X)`.
+
+    :math:`\tilde{A} = \hat{D}^{-1/2}(A + I)\hat{D}^{-1/2}` is the GCN-normalised adjacency
+    (self-loops with ``add_self_loops``) and :math:`S_K = \sum_{l=0}^{K} \theta_l \tilde{A}^l`
+    a diffusion truncated at ``K = k_hop`` (:func:`diffusion_coefficients`): personalised
+    PageRank (``'ppr'``, teleport ``alpha``, default 0.2), heat kernel (``'heat'``, time ``t``,
+    default 5.0) or ``'custom'`` weights ``coefs = [theta_0, ..., theta_K]`` (also accepted as
+    a sequence ``alpha=``). Both are computed by ``K`` sparse products with a CSR
+    :math:`\tilde{A}` (:func:`pyagc.ops.polynomial_filter`): :math:`O(K(N + E)F)` time, a few
+    ``[N, F]`` buffers of memory, never an ``N x N`` matrix.
+
+    Args:
+        x: ``[N, F]`` node features.
+        edge_index: ``[2, E]`` edges.
+        num_nodes: ``N``.
+        method: ``'ppr'``, ``'heat'`` or ``'custom'``.
+        k_hop: diffusion steps ``K`` (>= 0).
+        coefs: the ``K + 1`` weights of ``'custom'``.
+        add_self_loops: add self-loops before normalising.
+        verbose: print the sizes and the elapsed time.
+        **kwargs: ``alpha`` (PPR teleport probability) and ``t`` (heat time).
+
+    Returns:
+        ``(AX, SX)``, both ``[N, F]`` float32.
+    """
+    import time
+    start = time.perf_counter()
+    num_nodes = check_scalar(num_nodes, "num_nodes", int, min_val=1)
+    x = check_features(x, num_nodes)
+    edge_index = check_edge_index(edge_index, num_nodes)
+    unknown = sorted(set(kwargs) - {"alpha", "t"})
+    if unknown:
+        raise TypeError(f"precompute_features got an unknown argument {unknown[0]!r}; the "
+                        "diffusion takes alpha (ppr) and t (heat).")
+    check_scalar(k_hop, "k_hop", int, min_val=0)
+    alpha = kwargs.get("alpha", 0.2)
+    if method == "custom":
+        if coefs is None and not isinstance(alpha, (int, float)):
+            coefs = alpha  # the reference example passes the weights as alpha=
+        if coefs is None:
+            raise ValueError("method='custom' needs coefs=[theta_0, ..., theta_K] (k_hop + 1 "
+                             "weights).")
+        weights = [float(c) for c in torch.as_tensor(coefs, dtype=torch.float64).view(-1)]
+        if len(weights) != k_hop + 1 or not all(math.isfinite(w) for w in weights):
+            raise ValueError(f"coefs must hold k_hop + 1 = {k_hop + 1} finite weights, got "
+                             f"{len(weights)}.")
+    else:
+        weights = diffusion_coefficients(method, k_hop, alpha, kwargs.get("t", 5.0))
+    adj = normalized_adjacency(edge_index, num_nodes, add_self_loops=add_self_loops)
+    x = x.to(torch.float32)
+    ax = polynomial_filter(adj, x, [0.0, 1.0])
+    sx = polynomial_filter(adj, x, weights)
+    if verbose:
+        print(f"precompute_features: {method} diffusion, K={k_hop}, {num_nodes} nodes, "
+              f"{edge_index.size(1)} edges, {x.size(1)} features: "
+              f"{time.perf_counter() - start:.2f} s")
+    return ax, sx
+
+
+def resolve_scale(scale: str, num_nodes: int) -> str:
+    """``scale``, or for ``'auto'`` the scale of a graph of ``num_nodes`` nodes
+    (:data:`SCALE_LIMITS`)."""
+    if scale not in _SCALES:
+        raise ValueError(f"scale must be one of {', '.join(_SCALES)}; got {scale!r}.")
+    if scale != "auto":
+        return scale
+    return "small" if num_nodes < SCALE_LIMITS[0] else (
+        "medium" if num_nodes < SCALE_LIMITS[1] else "large")
+
+
+class S3GC(TrainableModel):
+    r"""S3GC: contrastive clustering with random-walk positives (Devvrit et al., NeurIPS 2022).
+
+    S3GC, from `"S3GC: Scalable Self-Supervised Graph Clustering"
+    <https://openreview.net/forum?id=ldl2V3vLZ5>`_ (Devvrit, Sinha, Dhillon & Jain, NeurIPS
+    2022).
+
+    **Encoder.** Each node gets
+
+    .. math::
+        \mathbf{z}_i = \operatorname{normalize}\big(f(\tilde{A}X)_i + g(S_K X)_i +
+        \gamma\,\mathbf{I}_i\big),
+
+    from the fixed inputs of :func:`precompute_features` (one-hop smoothed features and a
+    diffusion, computed once), two learned maps :math:`f, g` and a learnable embedding table
+    :math:`\mathbf{I}` ``[N, H]``, initialised to zero (training starts from the feature part)
+    and scaled by :math:`\gamma` = ``embedding_scale`` (with Adam, the table's step size is
+    :math:`\gamma` times the learning rate). :math:`\gamma` is ours, and its default 0 drops
+    the table (no ``[N, H]`` parameter nor optimiser state): under the documented call (Cora,
+    lr 0.01, :math:`\tau = 1`, seed 0) the paper's plain sum (:math:`\gamma = 1`) overfits
+    the walks (NMI 55 after 10 epochs, 47 after 80), :math:`\gamma = 0.02` peaks at 57
+    (seed 1, epoch 40) and :math:`\gamma = 0` at 58.5 (epoch 80, seeds 0 and 1). Set
+    ``embedding_scale > 0`` for graphs whose features say little.
+    :math:`f, g` are linear maps at ``scale='small'`` and 2-layer ReLU MLPs at
+    ``'medium'`` / ``'large'``; ``'auto'`` picks small below 50K nodes, medium below 3M,
+    large above (:data:`SCALE_LIMITS`). ``'large'`` (or ``keep_embeddings_on_cpu``) keeps the
+    table on CPU and moves only the rows of a batch to the compute device. A batch costs
+    :math:`O(|\text{batch}|)` rows of the encoder: nothing in it grows with :math:`N`.
+
+    **Samples.** For every node :math:`a` of a batch :math:`B`, ``walks_per_node`` random
+    walks of ``walk_length`` steps (node2vec's second-order walk with return ``p`` and in-out
+    ``q``, :func:`pyagc.sampling.random_walk`); each window of ``context_size`` consecutive
+    walk nodes :math:`(a, v_1, \dots, v_{c-1})` gives the positive pairs :math:`(a, v_j)`.
+    Negative windows :math:`(a, n_1, \dots, n_{c-1})` hold uniformly drawn nodes,
+    ``num_negative_samples`` per positive window.
+
+    **Loss** (SimCLR-style, cosine similarities :math:`s`, temperature :math:`\tau`): every
+    positive pair :math:`(a, v)` is contrasted with the other nodes of the batch (SimCLR's
+    in-batch negatives; the batch is a uniform sample of nodes) and with :math:`a`'s own
+    negatives :math:`\mathcal{N}(a)`,
+
+    .. math::
+        \ell(a, v) = -\frac{s(a, v)}{\tau} + \log\Big(e^{s(a, v)/\tau}
+        + \sum_{b \in B \setminus \{a\}} e^{s(a, b)/\tau}
+        + \sum_{n \in \mathcal{N}(a)} e^{s(a, n)/\tau}\Big),
+
+    averaged over the pairs. The cost of a batch is :math:`O(|A|\,|B|\,H)` for the
+    :math:`|A|` distinct window starts (:math:`|A| = |B|` when ``context_size = walk_length
+    + 1``), computed in row blocks so memory stays bounded. The temperature is ours too: the
+    documented constructor has none; on Cora (seed 0, the documented call) :math:`\tau` of
+    0.1 / 0.2 / 0.5 / 1 / 2 gave NMI 43 / 43 / 48 / 53 / 51 after 50 epochs, so the default is
+    1.
+
+    **Training length.** The loss keeps falling long after the clusters are best: on Cora
+    with lr 0.01, NMI peaks around epochs 60-100 (58-59) and then drops (50 after the
+    reference example's 200 epochs, seed 0) as the embedding spreads nodes apart beyond their
+    clusters; ``pyagc/configs/S3GC.yaml`` trains 60 epochs.
+
+    Works on a plain install: the walks are pyagc's PyTorch walks (no pyg-lib /
+    torch-cluster).
+
+    Args:
+        edge_index: ``[2, E]`` edges (walks follow out-edges).
+        num_nodes: number of nodes ``N``.
+        in_channels: feature size ``F`` of the precomputed inputs.
+        hidden_channels: embedding size ``H``.
+        walk_length: steps per walk (a walk holds ``walk_length + 1`` nodes).
+        context_size: window length ``c``, in ``[2, walk_length + 1]``.
+        walks_per_node: walks started at each batch node.
+        num_negative_samples: negative windows per positive window.
+        p, q: node2vec return and in-out parameters.
+        scale: ``'small'``, ``'medium'``, ``'large'`` or ``'auto'`` (see above).
+        keep_embeddings_on_cpu: keep the table :math:`\mathbf{I}` on CPU.
+        tau: temperature :math:`\tau` (keyword-only).
+        embedding_scale: :math:`\gamma`, the weight of the table (keyword-only; 0: no table).
+        seed: seed of the walks, the negatives and the loader's shuffling (keyword-only;
+            ``None``: torch's global RNG).
+
+    Shapes:
+        ``loss(pos_rw [P, c], neg_rw [M, c], node_mapping [U])``; ``embed() -> [N, H]``.
+
+    Example::
+
+        >>> AX, SX = precompute_features(x, edge_index, x.size(0), method='ppr')
+        >>> model = S3GC(edge_index, x.size(0), x.size(1), 256, walk_length=3, context_size=3)
+        >>> model.set_precomputed_features(AX, SX)
+        >>> loader = model.loader(batch_size=2708, shuffle=True)
+        >>> optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+        >>> for epoch in range(1, 201):
+        ...     loss = model.train_epoch(loader, optimizer, epoch)
+    """
+
+    family = "deep-decoupled"
+    supports_mini_batch = True
+
+    #: Keys of the ``model`` config section that set the diffusion of :meth:`prepare`.
+    DIFFUSION_KEYS = {"diffusion_method": "method", "k_hop": "k_hop", "alpha": "alpha",
+                      "heat_t": "t"}
+
+    @classmethod
+    def from_config(cls, cfg, data, n_clusters, *, seed=None) -> "S3GC":
+        """As :meth:`BaseModel.from_config`, walking the edges of ``data``; the keys
+        ``diffusion_method``, ``k_hop``, ``alpha`` and ``heat_t`` set the diffusion that
+        :meth:`prepare` computes (:func:`precompute_features`)."""
+        cfg = dict(cfg)
+        diffusion = {arg: cfg.pop(key) for key, arg in cls.DIFFUSION_KEYS.items() if key in cfg}
+        if getattr(data, "x", None) is None:
+            raise ValueError("S3GC needs node features, but the graph has none.")
+        model = super().from_config(dict(cfg, edge_index=data.edge_index,
+                                         num_nodes=data.num_nodes,
+                                         in_channels=int(data.num_features)),
+                                    data, n_clusters, seed=seed)
+        model.diffusion = dict(model.diffusion, **diffusion)
+        if model.diffusion["method"] != "custom":  # a bad value fails here, not after training
+            diffusion_coefficients(**model.diffusion)
+        return model
+
+    def __init__(self, edge_index: Tensor, num_nodes: int, in_channels: int,
+                 hidden_channels: int, walk_length: int, context_size: int,
+                 walks_per_node: int = 1, num_negative_samples: int = 1, p: float = 1.0,
+                 q: float = 1.0, scale: str = "auto", keep_embeddings_on_cpu: bool = False, *,
+                 tau: float = 1.0, embedding_scale: float = 0.0,
+                 seed: Optional[int] = None) -> None:
+        super().__init__()
+        self.num_nodes = check_scalar(num_nodes, "num_nodes", int, min_val=1)
+        edge_index = check_edge_index(edge_index, self.num_nodes).cpu()
+        self.in_channels = check_scalar(in_channels, "in_channels", int, min_val=1)
+        self.hidden_channels = check_scalar(hidden_channels, "hidden_channels", int, min_val=1)
+        (self.walk_length, self.context_size, self.walks_per_node, self.num_negative_samples,
+         self.p, self.q) = check_walk_settings(walk_length, context_size, walks_per_node,
+                                               num_negative_samples, p, q)
+        self.tau = float(check_scalar(tau, "tau", (int, float), min_val=0,
+                                      include_boundaries="neither"))
+        check_scalar(embedding_scale, "embedding_scale", (int, float), min_val=0)
+        self.embedding_scale = float(embedding_scale)
+        self.scale = resolve_scale(scale, self.num_nodes)
+        check_scalar(keep_embeddings_on_cpu, "keep_embeddings_on_cpu", bool)
+        self.keep_embeddings_on_cpu = keep_embeddings_on_cpu or self.scale == "large"
+        self.compute_device = torch.device("cpu")
+        self.graph = walk_graph(edge_index, self.num_nodes)
+        self.generator = None if seed is None else torch.Generator().manual_seed(int(seed))
+        #: Diffusion computed by :meth:`prepare` (set from the config by :meth:`from_config`).
+        self.diffusion: Dict[str, Any] = {"method": "ppr", "k_hop": 2, "alpha": 0.2, "t": 5.0}
+        self.AX: Optional[Tensor] = None
+        self.SX: Optional[Tensor] = None
+        self._features_of: Optional[Tuple[int, int]] = None
+
+        def feature_map() -> Module:
+            if self.scale == "small":
+                return Linear(in_channels, hidden_channels)
+            return MLP([in_channels, hidden_channels, hidden_channels], act="relu", norm=None)
+
+        self.f = feature_map()
+        self.g = feature_map()
+        self.node_embedding = (Embedding(self.num_nodes, hidden_channels)
+                               if self.embedding_scale > 0 else None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        self.f.reset_parameters()
+        self.g.reset_parameters()
+        if self.node_embedding is not None:
+            torch.nn.init.zeros_(self.node_embedding.weight)
+
+    def to(self, *args: Any, **kwargs: Any) -> "S3GC":
+        """Move the model; with ``keep_embeddings_on_cpu`` the table stays on CPU, and
+        features set with ``keep_on_cpu`` stay there too."""
+        device = torch._C._nn._parse_to(*args, **kwargs)[0]
+        if device is not None:
+            self.compute_device = torch.device(device)
+        if not self.keep_embeddings_on_cpu:
+            return super().to(*args, **kwargs)
+        self.f.to(*args, **kwargs)
+        self.g.to(*args, **kwargs)
+        return self
+
+    # ------------------------------------------------------------------------- inputs
+    def set_precomputed_features(self, AX: Tensor, SX: Tensor,  # noqa: N803 (paper's names)
+                                 keep_on_cpu: bool = False) -> None:
+        r"""Set the fixed inputs :math:`\tilde{A}X` and :math:`S_K X` (``[N, F]`` each, from
+        :func:`precompute_features`); with ``keep_on_cpu`` they stay on CPU and only the rows
+        of a batch move to the compute device."""
+        check_scalar(keep_on_cpu, "keep_on_cpu", bool)
+        tensors = []
+        for name, value in (("AX", AX), ("SX", SX)):
+            value = check_features(value, self.num_nodes, name)
+            if value.size(1) != self.in_channels:
+                raise ValueError(f"{name} has {value.size(1)} columns but the model was built "
+                                 f"with in_channels={self.in_channels}.")
+            tensors.append(value.to(torch.float32))
+        device = torch.device("cpu") if keep_on_cpu else self.compute_device
+        self.AX, self.SX = (t.to(device) for t in tensors)
+
+    def prepare(self, data: Data) -> None:
+        """Compute :meth:`set_precomputed_features` for ``data`` with the diffusion of
+        :attr:`diffusion` (once per graph)."""
+        key = (id(data.x), data.x._version)
+        if self.AX is not None and self._features_of == key:
+            return
+        settings = dict(self.diffusion)
+        method = settings.pop("method")
+        extra = {"alpha": settings.pop("alpha"), "t": settings.pop("t")}
+        if method == "custom":
+            extra = {"alpha": extra["alpha"]}
+        ax, sx = precompute_features(data.x, data.edge_index, self.num_nodes, method=method,
+                                     k_hop=settings.pop("k_hop"), **extra)
+        self.set_precomputed_features(ax, sx, keep_on_cpu=self.keep_embeddings_on_cpu)
+        self._features_of = key
+
+    # ----------------------------------------------------------------------- sampling
+    def loader(self, **kwargs: Any) -> DataLoader:
+        """A DataLoader over the node ids whose batches are ``(pos_rw, neg_rw,
+        node_mapping)`` (:meth:`collate`); keyword arguments go to the DataLoader (a seeded
+        model shuffles with its own generator unless ``generator=`` is given)."""
+        if kwargs.get("shuffle") and "generator" not in kwargs and self.generator is not None:
+            kwargs["generator"] = self.generator
+        return DataLoader(range(self.num_nodes), collate_fn=self.collate, **kwargs)
+
+    def pos_sample(self, batch: Tensor) -> Tensor:
+        """Windows ``[len(batch) * walks_per_node * (walk_length + 2 - context_size),
+        context_size]`` of biased random walks started ``walks_per_node`` times at each node
+        of ``batch`` (global ids)."""
+        start = batch.repeat(self.walks_per_node)
+        walks = random_walk(self.graph, start, self.walk_length, self.p, self.q,
+                            generator=self.generator)
+        return walk_windows(walks, self.context_size)
+
+    def neg_sample(self, batch: Tensor) -> Tensor:
+        """Negative windows, ``num_negative_samples`` per positive window: each starts at a
+        node of ``batch`` and continues with uniformly drawn nodes (global ids)."""
+        windows = self.walk_length + 2 - self.context_size
+        start = batch.repeat(self.walks_per_node * windows * self.num_negative_samples)
+        noise = torch.randint(self.num_nodes, (start.numel(), self.context_size - 1),
+                              generator=self.generator)
+        return torch.cat([start.unsqueeze(1), noise], dim=1)
+
+    def sample(self, batch: Union[List[int], Tensor]) -> Tuple[Tensor, Tensor]:
+        """``(pos_rw, neg_rw)`` for a batch of start nodes, in global ids."""
+        if not isinstance(batch, Tensor):
+            batch = torch.tensor(batch, dtype=torch.long)
+        batch = batch.long().cpu().view(-1)
+        if batch.numel() and (int(batch.min()) < 0 or int(batch.max()) >= self.num_nodes):
+            raise ValueError(f"batch node ids must lie in [0, {self.num_nodes}).")
+        return self.pos_sample(batch), self.neg_sample(batch)
+
+    def collate(self, batch: Union[List[int], Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
+        """:meth:`sample` relabelled to the batch: ``(pos_rw, neg_rw, node_mapping)`` with
+        ``node_mapping[k]`` the global id of batch-local node ``k`` (sorted, distinct) and the
+        walks in local ids, so each node is encoded once per batch."""
+        pos, neg = self.sample(batch)
+        node_mapping, inverse = torch.unique(torch.cat([pos.view(-1), neg.view(-1)]),
+                                             return_inverse=True)
+        return (inverse[:pos.numel()].view_as(pos), inverse[pos.numel():].view_as(neg),
+                node_mapping)
+
+    # ----------------------------------------------------------------------- encoder
+    def _rows(self, table: Tensor, index: Tensor) -> Tensor:
+        return table[index.to(table.device)].to(self.compute_device)
+
+    def _encode(self, index: Tensor) -> Tensor:
+        r""":math:`f(\tilde{A}X) + g(S_KX) + I` for the nodes ``index`` (with gradients)."""
+        if self.AX is None or self.SX is None:
+            raise RuntimeError("S3GC has no input features yet: call "
+                               "model.set_precomputed_features(*precompute_features(x, "
+                               "edge_index, num_nodes)) first.")
+        out = self.f(self._rows(self.AX, index)) + self.g(self._rows(self.SX, index))
+        if self.node_embedding is None:
+            return out
+        weight = self.node_embedding.weight
+        emb = F.embedding(index.to(weight.device), weight).to(out.device)
+        return out + emb * self.embedding_scale
+
+    @torch.no_grad()
+    def embed(self, indices: Optional[Tensor] = None, batch_size: int = 65536) -> Tensor:
+        """L2-normalised embeddings ``[N, H]`` (``[len(indices), H]`` for ``indices``), what
+        the loss compares and KMeans clusters; computed ``batch_size`` nodes at a time."""
+        index = torch.arange(self.num_nodes) if indices is None else \
+            torch.as_tensor(indices, dtype=torch.long).view(-1).cpu()
+        was_training = self.training
+        self.eval()
+        try:
+            parts = [F.normalize(self._encode(chunk), dim=-1)
+                     for chunk in index.split(batch_size)]
+        finally:
+            self.train(was_training)
+        if not parts:
+            return torch.empty(0, self.hidden_channels, device=self.compute_device)
+        return torch.cat(parts, dim=0)
+
+    # ----------------------------------------------------------------------- loss
+    def loss(self, pos_rw: Tensor, neg_rw: Tensor,
+             node_mapping: Optional[Tensor] = None) -> LossOutput:
+        r"""The SimCLR-style loss of the class docstring for one batch.
+
+        Args:
+            pos_rw: ``[P, c]`` positive windows (first column the anchor).
+            neg_rw: ``[M, c]`` negative windows; their first column is the batch :math:`B`.
+            node_mapping: ``[U]`` global id of each batch-local id used in the windows (from
+                :meth:`loader`); ``None`` when the windows hold global ids.
+
+        Returns:
+            :class:`LossOutput` with the total and ``align`` (mean positive cosine) and
+            ``uniform`` (mean log-denominator) components.
+        """
+        for name, rw in (("pos_rw", pos_rw), ("neg_rw", neg_rw)):
+            if not isinstance(rw, Tensor) or rw.dim() != 2 or rw.size(1) < 2 or \
+                    rw.size(0) == 0 or rw.dtype.is_floating_point:
+                raise ValueError(f"{name} must be a non-empty integer tensor of shape "
+                                 f"[num_windows, context_size >= 2], got "
+                                 f"{list(rw.shape) if isinstance(rw, Tensor) else rw!r}.")
+        if node_mapping is None:
+            node_mapping, inverse = torch.unique(torch.cat([pos_rw.reshape(-1),
+                                                            neg_rw.reshape(-1)]),
+                                                 return_inverse=True)
+            pos_rw = inverse[:pos_rw.numel()].view_as(pos_rw)
+            neg_rw = inverse[pos_rw.numel():].view_as(neg_rw)
+        elif int(max(pos_rw.max(), neg_rw.max())) >= node_mapping.numel():
+            raise ValueError("pos_rw / neg_rw hold local ids beyond node_mapping; pass the "
+                             "three tensors of one loader batch together.")
+        device = self.compute_device
+        z = F.normalize(self._encode(node_mapping.cpu()), dim=-1)
+        pos_rw, neg_rw = pos_rw.to(device), neg_rw.to(device)
+        inv_tau = 1.0 / self.tau
+
+        # Distinct anchors, and for every local node its anchor slot.
+        anchors, pos_slot = torch.unique(pos_rw[:, 0], return_inverse=True)
+        slot = torch.full((z.size(0),), -1, dtype=torch.long, device=device)
+        slot[anchors] = torch.arange(anchors.numel(), device=device)
+        batch = torch.unique(neg_rw[:, 0])
+
+        neg_slot = slot[neg_rw[:, 0]]
+        if bool((neg_slot < 0).any()):
+            raise ValueError("Every start node of neg_rw must start a window of pos_rw.")
+        if anchors.numel() * z.size(0) <= _DENSE:
+            # Few distinct nodes (a small graph): one anchor x node similarity matrix serves
+            # the pool and every pair, far cheaper than gathering a row per pair.
+            sim = z[anchors] @ z.t()                                         # [|A|, U]
+            pool = torch.exp((sim[:, batch] - 1.0) * inv_tau)
+            denom = pool.masked_fill(anchors.unsqueeze(1) == batch.unsqueeze(0), 0.0).sum(1)
+            s_neg = sim[neg_slot.unsqueeze(1), neg_rw[:, 1:]]
+            s_pos = sim[pos_slot.unsqueeze(1), pos_rw[:, 1:]]                 # [P, c-1]
+        else:
+            denom = _pool_sums(z, anchors, batch, inv_tau)
+            s_neg, s_pos = _window_similarities(z, neg_rw), _window_similarities(z, pos_rw)
+        # Denominators, shifted by exp(-1/tau) (cosines are <= 1): the in-batch pool above
+        # plus each anchor's own negative windows.
+        denom = denom.index_add(0, neg_slot, torch.exp((s_neg - 1.0) * inv_tau).sum(1))
+        shifted = (s_pos - 1.0) * inv_tau
+        log_denom = torch.log(torch.exp(shifted) + denom[pos_slot].unsqueeze(1))
+        total = (log_denom - shifted).mean()
+        return LossOutput(total, {"align": s_pos.mean(),
+                                  "uniform": (log_denom.mean() + inv_tau)})
+
+    # ----------------------------------------------------------------------- training
+    def train_epoch(self, loader: Iterable[Tuple[Tensor, Tensor, Tensor]],
+                    optimizer: Optimizer, epoch: int, verbose: bool = True) -> float:
+        """One pass over ``loader`` (from :meth:`loader`); returns the mean loss."""
+        return self._train_epoch(loader, lambda batch: self.loss(*batch), optimizer, epoch,
+                                 verbose)
+
+    def train_loader(self, data: Data, *, mini_batch: bool = False, batch_size: int = 2708,
+                     fan_out: Any = None, seed: Optional[int] = None) -> DataLoader:
+        """S3GC always trains on its own batches: :meth:`loader` over shuffled nodes,
+        ``batch_size`` start nodes each (``--mini-batch`` changes nothing in training)."""
+        return self.loader(batch_size=batch_size, shuffle=True)
+
+    def fit_epoch(self, loader: Iterable[Tuple[Tensor, Tensor, Tensor]],
+                  optimizers: Dict[str, Optimizer], epoch: int, verbose: bool = False,
+                  **loss_kwargs: Any) -> float:
+        return self.train_epoch(loader, optimizers["model"], epoch, verbose=verbose)
+
+    # ----------------------------------------------------------------------- inference
+    @torch.no_grad()
+    def infer_embedding(self, data: Data, loader: Optional[Iterable[Data]] = None,
+                        verbose: bool = False) -> Tensor:
+        """:meth:`embed` of every node, in blocks of rows (a neighbour ``loader`` is not
+        needed: the inputs are precomputed)."""
+        return self.embed()
+
+    def _inputs(self, data: Data) -> Dict[str, Any]:
+        return {}
+
+    def _infer(self, *args: Any, **kwargs: Any) -> Tensor:
+        return self.embed()
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({self.num_nodes}, {self.in_channels}, "
+                f"{self.hidden_channels}, scale={self.scale!r}, walk_length={self.walk_length}, "
+                f"context_size={self.context_size})")
+
+
+def _window_similarities(z: Tensor, rw: Tensor) -> Tensor:
+    """``[W, c-1]`` cosines between the first node of each window and the others (unit rows
+    ``z``), by row gathers and one batched product (no ``[W, c-1, H]`` product tensor)."""
+    def block(rows: Tensor, z: Tensor) -> Tensor:
+        start = z.index_select(0, rows[:, 0]).unsqueeze(-1)               # [W, H, 1]
+        return torch.bmm(F.embedding(rows[:, 1:], z), start).squeeze(-1)
+
+    chunk = max(1, (_BLOCK * 4) // (rw.size(1) * z.size(1)))
+    if rw.size(0) <= chunk:
+        return block(rw, z)
+    # Gathered rows are recomputed in the backward pass instead of kept: O(chunk) memory.
+    return torch.cat([checkpoint(block, rows, z, use_reentrant=False)
+                      for rows in rw.split(chunk)])
+
+
+def _pool_sums(z: Tensor, anchors: Tensor, pool: Tensor, inv_tau: float) -> Tensor:
+    r""":math:`\sum_{b \in \text{pool}, b \ne a} e^{(s(a, b) - 1)/\tau}` for each anchor
+    ``a`` (local ids into the unit-norm rows ``z``); large blocks in row chunks recomputed in
+    the backward pass."""
+    z_pool = z[pool]
+
+    def block(rows: Tensor, z_rows: Tensor, z_cols: Tensor) -> Tensor:
+        e = torch.exp((z_rows @ z_cols.t() - 1.0) * inv_tau)
+        return e.masked_fill(rows.unsqueeze(1) == pool.unsqueeze(0), 0.0).sum(1)
+
+    chunk = max(1, _BLOCK // max(1, pool.numel()))
+    if anchors.numel() <= chunk:
+        return block(anchors, z[anchors], z_pool)
+    parts = [checkpoint(block, rows, z[rows], z_pool, use_reentrant=False)
+             for rows in anchors.split(chunk)]
+    return torch.cat(parts)
+
+
+__all__ = ["S3GC", "precompute_features", "diffusion_coefficients", "resolve_scale",
+           "SCALE_LIMITS"]

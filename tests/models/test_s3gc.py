@@ -1,0 +1,223 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch_geometric.data import Data
+from torch_geometric.utils import to_undirected
+
+import pyagc.models.s3gc as s3gc_module
+from pyagc.clusters import KMeansClusterHead
+from pyagc.data import make_csbm
+from pyagc.metrics import label_metrics
+from pyagc.models import S3GC, LossOutput
+from pyagc.models.s3gc import diffusion_coefficients, precompute_features
+
+
+@pytest.fixture(scope="module")
+def small():
+    return make_csbm(80, 2, avg_degree=6, num_features=5, seed=1)
+
+
+def _model(graph, **kwargs):
+    args = dict(hidden_channels=8, walk_length=4, context_size=3, walks_per_node=2,
+                embedding_scale=0.1, seed=0)
+    args.update(kwargs)
+    model = S3GC(graph.edge_index, graph.num_nodes, graph.num_features, **args)
+    model.set_precomputed_features(*precompute_features(graph.x, graph.edge_index,
+                                                        graph.num_nodes))
+    return model
+
+
+def _dense_adjacency(edge_index, n):
+    a = np.zeros((n, n))
+    a[edge_index[1].numpy(), edge_index[0].numpy()] = 1.0
+    a += np.eye(n)
+    d = a.sum(1) ** -0.5
+    return d[:, None] * a * d[None, :]
+
+
+@pytest.mark.parametrize("method,kwargs", [("ppr", {"alpha": 0.3}), ("heat", {"t": 2.0}),
+                                           ("custom", {"coefs": [0.5, 0.3, 0.2]})])
+def test_precompute_features_equals_a_dense_reference(small, method, kwargs):
+    k = 2 if method == "custom" else 4
+    ax, sx = precompute_features(small.x, small.edge_index, 80, method=method, k_hop=k,
+                                 **kwargs)
+    a = _dense_adjacency(small.edge_index, 80)
+    x = small.x.double().numpy()
+    if method == "ppr":  # power iteration Z <- (1 - alpha) A Z + alpha X from Z = X
+        ref = x.copy()
+        for _ in range(k):
+            ref = 0.7 * a @ ref + 0.3 * x
+    elif method == "heat":  # Taylor terms of exp(-t (I - A)) X, renormalised
+        w = np.array([math.exp(-2.0) * 2.0 ** l / math.factorial(l) for l in range(k + 1)])
+        ref = sum(c / w.sum() * np.linalg.matrix_power(a, l) @ x for l, c in enumerate(w))
+    else:
+        ref = 0.5 * x + 0.3 * a @ x + 0.2 * a @ a @ x
+    np.testing.assert_allclose(ax.numpy(), a @ x, atol=1e-5)
+    np.testing.assert_allclose(sx.numpy(), ref, atol=1e-5)
+    # The reference example passes custom weights as alpha=.
+    if method == "custom":
+        _, again = precompute_features(small.x, small.edge_index, 80, method="custom",
+                                       k_hop=2, alpha=torch.tensor([0.5, 0.3, 0.2]))
+        assert torch.equal(again, sx)
+
+
+def test_diffusion_weights_sum_to_one_and_errors(small):
+    assert sum(diffusion_coefficients("ppr", 3, 0.2)) == pytest.approx(1.0)
+    assert sum(diffusion_coefficients("heat", 3, t=5.0)) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="method must be one of"):
+        precompute_features(small.x, small.edge_index, 80, method="cheb")
+    with pytest.raises(ValueError, match="needs coefs"):
+        precompute_features(small.x, small.edge_index, 80, method="custom")
+    with pytest.raises(ValueError, match="k_hop \\+ 1 = 3"):
+        precompute_features(small.x, small.edge_index, 80, method="custom", coefs=[1.0])
+    with pytest.raises(TypeError, match="unknown argument 'beta'"):
+        precompute_features(small.x, small.edge_index, 80, beta=0.1)
+    with pytest.raises(ValueError, match="81 rows"):
+        precompute_features(torch.zeros(81, 3), small.edge_index, 80)
+
+
+@pytest.mark.parametrize("p,q", [(1.0, 1.0), (0.25, 4.0)])
+def test_positive_windows_follow_edges_and_negatives_start_in_the_batch(small, p, q):
+    model = _model(small, p=p, q=q, num_negative_samples=2)
+    batch = torch.tensor([3, 9, 40])
+    pos, neg = model.sample(batch)
+    windows = 4 + 2 - 3
+    assert pos.shape == (3 * 2 * windows, 3) and neg.shape == (2 * pos.size(0), 3)
+    edges = set(map(tuple, small.edge_index.t().tolist()))
+    assert all((a, b) in edges for a, b in zip(pos[:, :-1].reshape(-1).tolist(),
+                                               pos[:, 1:].reshape(-1).tolist()))
+    assert set(pos[::windows, 0].tolist()) == set(batch.tolist())
+    assert set(neg[:, 0].tolist()) == set(batch.tolist())
+
+
+def test_walks_honour_p():
+    ring = torch.arange(40)
+    edge_index = to_undirected(torch.stack([torch.cat([ring, ring]),
+                                            torch.cat([(ring + 1) % 40, (ring + 2) % 40])]))
+    g = Data(x=torch.randn(40, 3), edge_index=edge_index, num_nodes=40)
+    rates = []
+    for p in (4.0, 0.25):
+        model = S3GC(edge_index, 40, 3, 4, walk_length=6, context_size=7, walks_per_node=40,
+                     p=p, seed=0)
+        w = model.pos_sample(torch.arange(40))
+        rates.append((w[:, 2:] == w[:, :-2]).float().mean().item())
+    # Degree 4: the return weight 1/p against 3 others gives 1/13 and 4/7.
+    assert rates[0] == pytest.approx(1 / 13, abs=0.02)
+    assert rates[1] == pytest.approx(4 / 7, abs=0.03)
+    del g
+
+
+def test_loss_matches_a_hand_computation(small):
+    model = _model(small, tau=0.4, num_negative_samples=1)
+    pos_rw, neg_rw, mapping = model.collate(torch.tensor([0, 5, 17, 33]))
+    out = model.loss(pos_rw, neg_rw, mapping)
+    assert isinstance(out, LossOutput) and set(out.components) == {"align", "uniform"}
+    with torch.no_grad():
+        z = model.embed(mapping)
+        pos, neg = mapping[pos_rw], mapping[neg_rw]
+        gid = {int(g): i for i, g in enumerate(mapping)}
+        batch = sorted(set(neg[:, 0].tolist()))
+        terms = []
+        for row in pos.tolist():
+            a = row[0]
+            za = z[gid[a]]
+            negs = [za @ z[gid[b]] for b in batch if b != a]
+            for nrow in neg.tolist():
+                if nrow[0] == a:
+                    negs += [za @ z[gid[n]] for n in nrow[1:]]
+            for v in row[1:]:
+                s = za @ z[gid[v]]
+                terms.append(-s / 0.4 + torch.logsumexp(torch.stack([s] + negs) / 0.4, 0))
+        expected = torch.stack(terms).mean()
+    torch.testing.assert_close(out.total.detach(), expected, rtol=1e-4, atol=1e-4)
+    # The same batch in global ids (node_mapping=None) gives the same loss.
+    torch.testing.assert_close(model.loss(pos, neg).total, out.total)
+
+
+def test_gather_path_and_chunked_pool_agree_with_the_dense_path(small, monkeypatch):
+    model = _model(small)
+    with torch.no_grad():
+        model.node_embedding.weight.normal_(0, 0.3)
+    batch = model.collate(torch.arange(0, 80, 3))
+
+    def loss_and_grad():
+        model.zero_grad()
+        out = model.loss(*batch)
+        out.total.backward()
+        return out.total.detach(), model.f.weight.grad.clone()
+
+    dense = loss_and_grad()
+    monkeypatch.setattr(s3gc_module, "_DENSE", 0)
+    gather = loss_and_grad()
+    monkeypatch.setattr(s3gc_module, "_BLOCK", 16)  # one anchor row per recomputed chunk
+    chunked = loss_and_grad()
+    for other in (gather, chunked):
+        torch.testing.assert_close(other[0], dense[0])
+        torch.testing.assert_close(other[1], dense[1], rtol=1e-4, atol=1e-6)
+
+
+def test_scale_chooses_the_encoder_and_where_the_table_lives(small, monkeypatch):
+    assert isinstance(_model(small).f, torch.nn.Linear)
+    medium = _model(small, scale="medium")
+    assert medium.scale == "medium" and len(medium.f.lins) == 2
+    assert not medium.keep_embeddings_on_cpu
+    large = _model(small, scale="large")
+    assert large.keep_embeddings_on_cpu
+    # embedding_scale=0: no [N, H] table; the embedding is the feature part only.
+    bare = _model(small, embedding_scale=0)
+    assert bare.node_embedding is None
+    assert S3GC(small.edge_index, 80, 5, 8, 3, 3).node_embedding is None  # the default
+    assert all(p.numel() < 80 * 8 or p.size(0) != 80 for p in bare.parameters())
+    with_table = _model(small, embedding_scale=0.5)
+    with_table.load_state_dict(bare.state_dict(), strict=False)
+    torch.testing.assert_close(with_table.embed(), bare.embed())
+    with torch.no_grad():
+        with_table.node_embedding.weight[3] = 1.0
+    changed = (with_table.embed() - bare.embed()).abs().sum(1) > 1e-6
+    assert changed.tolist() == [i == 3 for i in range(80)]
+    monkeypatch.setattr(s3gc_module, "SCALE_LIMITS", (50, 70))
+    assert s3gc_module.resolve_scale("auto", 60) == "medium"
+    assert s3gc_module.resolve_scale("auto", 80) == "large"
+    assert s3gc_module.resolve_scale("auto", 10) == "small"
+
+
+def test_errors(small):
+    args = (small.edge_index, 80, 5, 8)
+    with pytest.raises(ValueError, match="context_size"):
+        S3GC(*args, walk_length=2, context_size=4)
+    with pytest.raises(ValueError, match="scale must be one of"):
+        S3GC(*args, 3, 3, scale="huge")
+    with pytest.raises(ValueError, match="tau"):
+        S3GC(*args, 3, 3, tau=0.0)
+    model = S3GC(*args, 3, 3)
+    with pytest.raises(RuntimeError, match="set_precomputed_features"):
+        model.embed()
+    with pytest.raises(ValueError, match="in_channels=5"):
+        model.set_precomputed_features(torch.zeros(80, 4), torch.zeros(80, 4))
+    with pytest.raises(ValueError, match="pos_rw must be"):
+        model.loss(torch.zeros(3), torch.zeros(3, 3, dtype=torch.long))
+    with pytest.raises(ValueError, match="batch node ids"):
+        model.sample([80])
+
+
+def test_separates_an_easy_graph_and_is_reproducible(easy):
+    def run():
+        torch.manual_seed(0)
+        model = S3GC(easy.edge_index, easy.num_nodes, easy.num_features, 32, walk_length=3,
+                     context_size=3, walks_per_node=5, seed=0)
+        model.set_precomputed_features(*precompute_features(easy.x, easy.edge_index,
+                                                            easy.num_nodes))
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+        loader = model.loader(batch_size=100, shuffle=True)
+        losses = [model.train_epoch(loader, optimizer, epoch, verbose=False)
+                  for epoch in range(1, 11)]
+        return model.embed(), losses
+
+    z, losses = run()
+    assert losses[-1] < losses[0]
+    pred = KMeansClusterHead(3, n_init=3, random_state=0).fit_predict(z)
+    assert label_metrics(easy.y, pred, metrics=("NMI",))["NMI"] > 0.8
+    z2, losses2 = run()
+    assert torch.equal(z, z2) and losses == losses2
