@@ -12,10 +12,11 @@ compares the weight between :math:`i` and :math:`j` with its expectation under t
 configuration model; MAGI calls :math:`(i, j)` a positive pair when :math:`B_{ij} > 0` and a
 negative one otherwise. :math:`W` is not the adjacency but a high-order proximity measured by
 random walks: :math:`S_{ij}` counts the visits to :math:`j` of ``num_walks`` walks of
-``walk_length`` steps started at :math:`i` (self-visits not counted), so
+``walk_length`` steps started at :math:`i`, so
 :math:`\mathbb{E}[S] = \text{num\_walks}\cdot(P + P^2 + \dots + P^{L})` with
-:math:`P = D^{-1}A`, and :math:`W = S + S^\top` makes it symmetric (walks from either end
-count). Only pairs with :math:`W_{ij} > 0` can be positive, so everything here is sparse:
+:math:`P = D^{-1}A`; :math:`W = S + S^\top` with its diagonal dropped makes it symmetric
+(walks from either end count) and leaves out self-pairs. Only pairs with :math:`W_{ij} > 0`
+can be positive, so everything here is sparse:
 the cost is that of the walks, :math:`O(N \cdot \text{num\_walks} \cdot L)`, never
 :math:`N^2`.
 
