@@ -274,7 +274,9 @@ class MAGI(TrainableModel):
         {\sum_{u \in \mathcal{M}^+_v} \exp(\mathbf{z}_v^\top \mathbf{z}_u / \tau)
         + \sum_{u' \in \mathcal{M}^-_v} \exp(\mathbf{z}_v^\top \mathbf{z}_{u'} / \tau)}
 
-    (:math:`|\mathcal{P}|` positive pairs; :func:`modularity_info_nce`) on the embeddings
+    (:math:`|\mathcal{P}|` positive pairs; :func:`modularity_info_nce`; with ``per_anchor``,
+    the default, each inner sum is divided by :math:`|\mathcal{M}^+_v|` and the outer mean
+    runs over the anchors instead) on the embeddings
     :math:`\mathbf{z} = \text{normalize}(\text{minmax}(f(\mathbf{X}, \mathbf{A})))` of the
     encoder :math:`f`, the min-max scaling taken per row (``scale_embeddings``). For
     high-order proximity, :math:`W = S + S^\top` is built from random walks: :math:`S_{vu}`
@@ -299,8 +301,11 @@ class MAGI(TrainableModel):
         walk_length (int, optional): steps per walk (``None``: 2 full graph, 4 mini-batch).
         bf16 (bool, optional): similarity products in bfloat16 (``None``: on CPUs with AMX,
             where they are ~2x faster per epoch; see :func:`modularity_info_nce`).
-        per_anchor (bool): average each anchor's positive pairs first, then the anchors
-            (SupCon-style), instead of the mean over all pairs of the formula above.
+        per_anchor (bool): weigh each pair of anchor :math:`v` by :math:`1/|\mathcal{M}^+_v|`
+            and average over the anchors (SupCon-style) instead of the plain mean over all
+            pairs (``False``). Default ``True`` by measurement: on Cora with the published
+            settings, 5 seeds, 59.27 +- 0.68 NMI / 74.36 +- 1.10 ACC against 58.38 +- 0.34 /
+            73.60 +- 0.61 for the pair mean (published: 58.94 / 74.22).
 
     Example::
 
@@ -320,7 +325,7 @@ class MAGI(TrainableModel):
 
     def __init__(self, encoder: Module, tau: float = 0.5, scale_embeddings: bool = True, *,
                  num_walks: Optional[int] = None, walk_length: Optional[int] = None,
-                 bf16: Optional[bool] = None, per_anchor: bool = False) -> None:
+                 bf16: Optional[bool] = None, per_anchor: bool = True) -> None:
         super().__init__()
         if not isinstance(encoder, Module):
             raise TypeError(f"encoder must be a torch.nn.Module, got {type(encoder).__name__}.")
