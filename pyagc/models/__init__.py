@@ -26,6 +26,7 @@ from pyagc.models.ccassg import CCASSG
 from pyagc.models.gbt import GBT
 from pyagc.models.s3gc import S3GC
 from pyagc.models.ns4gc import NS4GC
+from pyagc.models.magi import MAGI
 from pyagc.models.daegc import DAEGC
 from pyagc.models.dinknet import DinkNet
 from pyagc.models.dmon import DMoN

@@ -147,12 +147,16 @@ def neighbor_loader(data: Data, num_hops: int, fan_out, batch_size: int, shuffle
     ``fan_out`` is one int for every hop (``-1``: all neighbours) or a list with one value per
     hop.
     """
+    return NeighborLoader(data, num_neighbors=fan_out_per_hop(num_hops, fan_out),
+                          batch_size=batch_size, shuffle=shuffle, seed=seed)
+
+
+def fan_out_per_hop(num_hops: int, fan_out) -> List[int]:
+    """``num_neighbors`` for ``num_hops`` hops from one int (every hop) or a list (one value
+    per hop, checked against ``num_hops``)."""
     if isinstance(fan_out, (list, tuple)):
         if len(fan_out) != num_hops:
             raise ValueError(f"fan_out lists one value per layer; got {len(fan_out)} values "
                              f"for {num_hops} layers.")
-        num_neighbors = [int(v) for v in fan_out]
-    else:
-        num_neighbors = [int(fan_out)] * num_hops
-    return NeighborLoader(data, num_neighbors=num_neighbors, batch_size=batch_size,
-                          shuffle=shuffle, seed=seed)
+        return [int(v) for v in fan_out]
+    return [int(fan_out)] * num_hops
