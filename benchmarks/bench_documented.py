@@ -106,17 +106,23 @@ def _row_kmeans(lib, data, seed, k):
     return "embedding", data.x
 
 
+def _train_walk_model(model, batch_size: int, lr: float, epochs: int, patience: int):
+    """The documented loop of the walk-trained models: ``model.loader`` batches,
+    ``train_epoch`` per epoch, then ``embed()`` of every node."""
+    loader = model.loader(batch_size=batch_size, shuffle=True)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    _fit(lambda e: model.train_epoch(loader, opt, e, verbose=False), epochs, patience)
+    model.eval()
+    with torch.no_grad():
+        return "embedding", model.embed()
+
+
 def _row_node2vec(lib, data, seed, k):
     model = lib.models.Node2Vec(data.edge_index, embedding_dim=128, walk_length=10,
                                 context_size=10, walks_per_node=10, p=1.0, q=1.0,
                                 num_negative_samples=1, num_nodes=data.num_nodes, sparse=False)
-    loader = model.loader(batch_size=128, shuffle=True)
-    opt = torch.optim.Adam(model.parameters(), lr=0.01)
-    model.train()
-    _fit(lambda e: model.train_epoch(loader, opt, e, verbose=False), 100, 20)
-    model.eval()
-    with torch.no_grad():
-        return "embedding", model.embed()
+    return _train_walk_model(model, batch_size=128, lr=0.01, epochs=100, patience=20)
 
 
 def _row_sgc(lib, data, seed, k):  # no published configuration: K=5 (our SGC.yaml)
@@ -226,13 +232,7 @@ def _row_s3gc(lib, data, seed, k):
     model = S3GC(data.edge_index, data.num_nodes, data.num_features, 256, walk_length=3,
                  context_size=3, walks_per_node=10)
     model.set_precomputed_features(ax, sx)
-    loader = model.loader(batch_size=2708, shuffle=True)
-    opt = torch.optim.Adam(model.parameters(), lr=0.01)
-    model.train()
-    _fit(lambda e: model.train_epoch(loader, opt, e, verbose=False), 200, 20)
-    model.eval()
-    with torch.no_grad():
-        return "embedding", model.embed()
+    return _train_walk_model(model, batch_size=2708, lr=0.01, epochs=200, patience=20)
 
 
 def _row_magi(lib, data, seed, k):
