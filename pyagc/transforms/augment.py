@@ -38,6 +38,21 @@ def _rand(n: int, generator: Optional[torch.Generator], device: torch.device) ->
     return torch.rand(n, generator=generator, device=generator.device).to(device)
 
 
+def mask_feature_columns(x: Tensor, p: float,
+                         generator: Optional[torch.Generator] = None) -> Tensor:
+    r""":math:`X \operatorname{diag}(m)`, :math:`m_f \sim \mathrm{Bernoulli}(1 - p)`: each
+    feature column of ``x`` ``[N, F]`` zeroed with probability ``p``, the same columns for
+    every row, drawn from ``generator`` (torch's global RNG when ``None``). A CSR ``x`` stays
+    CSR with its sparsity pattern (masked entries become stored zeros), in ``O(nnz)``."""
+    keep = _rand(x.size(-1), generator, x.device) >= p
+    if x.layout == torch.sparse_csr:
+        cols, values = x.col_indices(), x.values()
+        return torch.sparse_csr_tensor(x.crow_indices(), cols,
+                                       values * keep[cols].to(values.dtype), x.shape,
+                                       check_invariants=False)
+    return x * keep.to(x.dtype)
+
+
 def _check_data(data, name: str) -> Data:
     if not isinstance(data, Data):
         raise TypeError(f"{name} expects a torch_geometric Data object, got "
@@ -103,20 +118,19 @@ class RandomMaskFeat(BaseTransform):
             if not isinstance(value, Tensor) or value.dim() < 2 or value.layout != torch.strided:
                 raise ValueError(f"RandomMaskFeat masks dense or CSR [num_items, num_features] "
                                  f"tensors; '{key}' is {getattr(value, 'shape', type(value))}.")
-            if self.mode == "entry":
-                keep = (_rand(value.numel(), self.generator, value.device) >= self.p
-                        ).view(value.shape)
-            else:
-                keep = _rand(value.size(-1), self.generator, value.device) >= self.p
+            if self.mode == "column":
+                out[key] = mask_feature_columns(value, self.p, self.generator)
+                continue
+            keep = (_rand(value.numel(), self.generator, value.device) >= self.p
+                    ).view(value.shape)
             out[key] = value * keep.to(value.dtype)
         return out
 
     def _mask_csr(self, value: Tensor) -> Tensor:
+        if self.mode == "column":
+            return mask_feature_columns(value, self.p, self.generator)
         cols, values = value.col_indices(), value.values()
-        if self.mode == "entry":
-            keep = _rand(values.numel(), self.generator, value.device) >= self.p
-        else:
-            keep = (_rand(value.size(-1), self.generator, value.device) >= self.p)[cols]
+        keep = _rand(values.numel(), self.generator, value.device) >= self.p
         return torch.sparse_csr_tensor(value.crow_indices(), cols, values * keep.to(values.dtype),
                                        value.shape, check_invariants=False)
 
