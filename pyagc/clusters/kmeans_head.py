@@ -1,13 +1,13 @@
 """KMeans as a (non-trainable) cluster head for decoupled methods."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
 import torch
 from torch import Tensor
 
 from pyagc.clusters.base import BaseClusterHead
-from pyagc.clusters.kmeans import TorchKMeans, check_kmeans_params
+from pyagc.clusters.kmeans import TorchKMeans, check_kmeans_params, resolve_sample_size
 from pyagc.utils.validation import check_features
 
 
@@ -22,6 +22,9 @@ class KMeansClusterHead(BaseClusterHead):
         max_iter: Lloyd iterations per restart.
         random_state: seed; the same seed gives the same labels.
         verbose: show a progress bar over the restarts (torch backend).
+        sample_size: torch backend: above this many points the restarts run on a sample and
+            Lloyd refines on all points (``'auto'``, an integer or ``None``; see
+            :class:`TorchKMeans`). scikit-learn always restarts on all points.
 
     Raises:
         ScalarTypeError: ``n_clusters``, ``n_init``, ``max_iter`` or ``random_state`` is not an
@@ -32,7 +35,7 @@ class KMeansClusterHead(BaseClusterHead):
 
     def __init__(self, n_clusters: int, backend: str = "torch", n_init: int = 10,
                  max_iter: int = 300, random_state: Optional[int] = None,
-                 verbose: bool = False) -> None:
+                 verbose: bool = False, sample_size: Union[int, str, None] = "auto") -> None:
         super().__init__()
         if backend not in ("torch", "sklearn"):
             raise ValueError(f"backend must be 'torch' or 'sklearn', got {backend!r}.")
@@ -41,6 +44,8 @@ class KMeansClusterHead(BaseClusterHead):
         self.backend = backend
         self.random_state = random_state
         self.verbose = bool(verbose)
+        resolve_sample_size(sample_size, self.n_clusters)  # checked here, used in fit_predict
+        self.sample_size = sample_size
         self.cluster_centers_: Optional[Tensor] = None
         self.inertia_: Optional[float] = None
         self._kmeans = None
@@ -50,7 +55,7 @@ class KMeansClusterHead(BaseClusterHead):
         if self.backend == "torch":
             km = TorchKMeans(n_clusters=self.n_clusters, n_init=self.n_init,
                              max_iter=self.max_iter, random_state=self.random_state,
-                             verbose=self.verbose)
+                             verbose=self.verbose, sample_size=self.sample_size)
             labels = km.fit_predict(z)
             self.cluster_centers_, self.inertia_ = km.cluster_centers_, km.inertia_
         else:

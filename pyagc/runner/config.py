@@ -59,6 +59,9 @@ BASE_CONFIG: Dict[str, Any] = {
         "backend": "torch",     # 'torch' (TorchKMeans) or 'sklearn'
         "n_init": 10,
         "max_iter": 300,
+        # Torch backend: above this many points the restarts run on a sample and Lloyd then
+        # refines on all points ('auto': max(1024 k, 50000); null: restarts on all points).
+        "sample_size": "auto",
         "normalize_embeddings": True,
     },
     "data": {
@@ -419,6 +422,11 @@ def _check_values(config: Dict[str, Any]) -> None:
         _require(cluster["n_clusters"], "cluster.n_clusters", int, min_val=1)
     _require(cluster["n_init"], "cluster.n_init", int, min_val=1)
     _require(cluster["max_iter"], "cluster.max_iter", int, min_val=1)
+    size = cluster["sample_size"]
+    if size not in ("auto", None) and (isinstance(size, bool) or not isinstance(size, int)
+                                        or size < 1):
+        raise ConfigError(f"cluster.sample_size must be 'auto', null or an integer >= 1, got "
+                          f"{size!r}.")
     if not isinstance(config["data"].get("normalize_features"), bool):
         raise ConfigError(f"data.normalize_features must be true or false, got "
                           f"{config['data'].get('normalize_features')!r}.")

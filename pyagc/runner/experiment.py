@@ -209,7 +209,8 @@ def cluster_embedding(z: Tensor, n_clusters: int, cluster_cfg: Dict[str, Any], s
         z = F.normalize(z, p=2, dim=1)
     head = KMeansClusterHead(n_clusters, backend=cluster_cfg["backend"],
                              n_init=cluster_cfg["n_init"], max_iter=cluster_cfg["max_iter"],
-                             random_state=seed, verbose=verbose)
+                             random_state=seed, verbose=verbose,
+                             sample_size=cluster_cfg.get("sample_size", "auto"))
     return head.fit_predict(z).cpu()
 
 

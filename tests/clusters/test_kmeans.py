@@ -38,6 +38,35 @@ def test_same_seed_same_labels_and_restarts_help():
     assert many.inertia_ <= a.inertia_ + 1e-6
 
 
+def test_small_inputs_run_every_restart_on_all_points():
+    X, _ = blobs(n=800, k=5, spread=2.0, seed=3)
+    exact = TorchKMeans(n_clusters=5, n_init=3, random_state=1, sample_size=None).fit(X)
+    for sample_size in ("auto", 800):
+        km = TorchKMeans(n_clusters=5, n_init=3, random_state=1, sample_size=sample_size).fit(X)
+        assert torch.equal(km.labels_, exact.labels_) and km.inertia_ == exact.inertia_
+
+
+def test_large_inputs_restart_on_a_sample_and_refine_on_all_points():
+    X, _ = blobs(n=6000, k=12, d=16, spread=4.0, seed=5)
+    km = TorchKMeans(n_clusters=12, n_init=5, random_state=0, sample_size=600).fit(X)
+    ref = KMeans(12, n_init=5, random_state=0).fit(X.double().numpy())
+    assert km.inertia_ <= ref.inertia_ * 1.01
+    # The refinement ran on all points: the labels are the nearest centres of every row, and
+    # the centres are the means of their clusters (a Lloyd fixed point on X, not on the sample).
+    assert torch.equal(km.labels_, torch.cdist(X, km.cluster_centers_).argmin(1))
+    means = torch.stack([X[km.labels_ == c].mean(0) for c in range(12)])
+    assert torch.allclose(km.cluster_centers_, means, atol=1e-3)
+    again = TorchKMeans(n_clusters=12, n_init=5, random_state=0, sample_size=600).fit(X)
+    assert torch.equal(again.labels_, km.labels_)
+
+
+def test_sample_size_errors():
+    with pytest.raises(ValueError, match="sample_size"):
+        TorchKMeans(n_clusters=4, sample_size="half")
+    with pytest.raises(ValueError, match="sample_size"):
+        TorchKMeans(n_clusters=4, sample_size=3)
+
+
 def test_empty_cluster_is_reseeded():
     # Two far groups; a tensor init puts a third centre far away so it starts empty.
     X = torch.cat([torch.zeros(50, 2), torch.ones(50, 2) * 10, torch.tensor([[10.0, 11.0]])])

@@ -33,6 +33,8 @@ def test_set_overrides_dotted_bare_nested_and_new_keys():
     ("train.lr=0", "train.lr must be a number > 0, got 0"),
     ("cluster.n_init=true", "cluster.n_init must be an integer >= 1, got True of type bool"),
     ("cluster.backend=gpu", "cluster.backend must be"),
+    ("cluster.sample_size=half", "cluster.sample_size must be 'auto', null or an integer"),
+    ("cluster.sample_size=0", "cluster.sample_size must be 'auto', null or an integer"),
 ])
 def test_bad_overrides_raise_one_clear_error(item, message):
     with pytest.raises(ConfigError, match=message):
