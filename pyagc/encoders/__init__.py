@@ -12,6 +12,10 @@ saw forever: use it for full-batch training only.
 Sparse inputs: a tuned GCN (``sparse_inputs='auto'``, the default) runs on a CSR form of the
 graph and of bag-of-words features, converted once per graph and features; see
 :class:`TunedGCN`.
+
+Full-graph inference at scale: :meth:`TunedGNN.inference` embeds every node one layer at a
+time, targets in node batches with full neighbourhoods; inside ``layerwise_inference(model)``
+a model's own eval-mode ``embed`` uses it.
 """
 from torch_geometric.nn.models.basic_gnn import GAT, GCN, GIN, PNA, BasicGNN, EdgeCNN, GraphSAGE
 
@@ -23,11 +27,12 @@ from pyagc.encoders.tuned_gnn import (
     TunedGNN,
     TunedGraphSAGE,
     create_tuned_gnn,
+    layerwise_inference,
 )
 from pyagc.encoders.variational import VariationalEncoder
 
 __all__ = [
     "BasicGNN", "GCN", "GraphSAGE", "GIN", "GAT", "PNA", "EdgeCNN",
     "TunedGNN", "TunedGCN", "TunedGraphSAGE", "TunedGIN", "TunedGAT", "TunedGATv2",
-    "create_tuned_gnn", "VariationalEncoder",
+    "create_tuned_gnn", "layerwise_inference", "VariationalEncoder",
 ]

@@ -1,7 +1,8 @@
 """Configurable message-passing encoders ("tuned" classic GNNs) and their factory."""
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from contextlib import contextmanager
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +18,7 @@ from pyagc.ops.adjacency import to_sparse_adjacency
 from pyagc.ops.encoder_inputs import permute_rows, to_sparse_features
 from pyagc.ops.sparse import csr_matmul, transpose_csr
 from pyagc.utils.cache import TensorCache
+from pyagc.utils.validation import check_scalar
 
 _JK_MODES = (None, "last", "cat", "max", "lstm")
 _SPARSE_INPUTS = ("auto", "off")
@@ -96,6 +98,8 @@ class TunedGNN(Module):
     supports_edge_attr: bool = False
     # forward(..., x_perm=perm) encodes x[perm] (see forward).
     supports_x_perm: bool = True
+    # Set by layerwise_inference(): eval-mode, no-grad forward passes run inference().
+    layerwise_batch_size: Optional[int] = None
 
     def __init__(
         self,
@@ -219,7 +223,95 @@ class TunedGNN(Module):
         ``x[x_perm]`` on the same graph without that matrix being built: the rows are permuted
         after the (cached, possibly CSR) input preparation and the row-wise ``pre_linear``,
         which leaves the result unchanged and keeps the cached inputs in use.
+
+        Inside :func:`layerwise_inference`, an eval-mode forward without gradients runs
+        :meth:`inference` (same output, memory bounded by its node batches).
         """
+        if (self.layerwise_batch_size is not None and not self.training
+                and not torch.is_grad_enabled() and x_perm is None):
+            return self.inference(x, edge_index, edge_weight, edge_attr,
+                                  batch_size=self.layerwise_batch_size)
+        self._check_inputs(x, edge_index)
+        x, edge_index, edge_weight = self.prepare_inputs(x, edge_index, edge_weight)
+        edge_index, edge_weight = self.prepare_graph(x, edge_index, edge_weight)
+        if self.pre_linear is not None:
+            x = self.pre_linear(x)
+        if x_perm is not None:
+            if x_perm.shape != (x.size(0),):
+                raise ValueError(f"x_perm must be a permutation of the {x.size(0)} nodes, got "
+                                 f"shape {tuple(x_perm.shape)}.")
+            x = permute_rows(x, x_perm)
+        return self._stack(x, lambda layer, h: self.conv_forward(layer, h, edge_index,
+                                                                  edge_weight, edge_attr))
+
+    @torch.no_grad()
+    def inference(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
+                  edge_attr: Optional[Tensor] = None, batch_size: int = 65536) -> Tensor:
+        r"""Full-graph embeddings ``[N, out_channels]``, one layer at a time (eval mode, no
+        gradients): what :meth:`forward` gives in eval mode, in ``num_layers`` passes over
+        the graph instead of one sampled multi-hop subgraph per node batch (PyG's
+        ``BasicGNN.inference`` does the same over a loader).
+
+        Each layer's messages are computed for ``batch_size`` target nodes at a time with
+        their full in-neighbourhoods, so the ``[E, width]`` message tensors of PyG layers
+        never exist for the whole graph; the layer outputs (``[N, width]``) are kept, and
+        normalisation, activation and jumping knowledge then run on whole layers exactly as
+        in :meth:`forward`. GCN layers on the CSR adjacency aggregate a whole layer in one
+        SpMM, which needs no batching. Memory: ``O(N * width + batch edges * width)``.
+        """
+        self._check_inputs(x, edge_index)
+        check_scalar(batch_size, "batch_size", int, min_val=1)
+        was_training = self.training
+        self.eval()
+        try:
+            x, edge_index, edge_weight = self.prepare_inputs(x, edge_index, edge_weight)
+            edge_index, edge_weight = self.prepare_graph(x, edge_index, edge_weight)
+            if self.pre_linear is not None:
+                x = torch.cat([self.pre_linear(x[i:i + batch_size])
+                               for i in range(0, x.size(0), batch_size)])
+            aggregate = self.layerwise_conv(x.size(0), edge_index, edge_weight, edge_attr,
+                                            batch_size)
+            return self._stack(x, aggregate)
+        finally:
+            self.train(was_training)
+
+    def layerwise_conv(self, num_nodes: int, edge_index: Tensor, edge_weight: Optional[Tensor],
+                       edge_attr: Optional[Tensor], batch_size: int
+                       ) -> Callable[[int, Tensor], Tensor]:
+        """The ``(layer, h) -> conv output [N, width]`` of :meth:`inference`: each batch of
+        target nodes runs the layer on the subgraph of its in-edges (targets first, so that
+        layers adding self-loops add the right ones), keeping the target rows."""
+        if edge_index.layout != torch.strided:
+            return lambda layer, h: self.conv_forward(layer, h, edge_index, edge_weight,
+                                                      edge_attr)
+        order = torch.argsort(edge_index[1], stable=True)
+        ptr = torch.searchsorted(edge_index[1, order],
+                                 torch.arange(0, num_nodes + 1, device=edge_index.device))
+        local = torch.full((num_nodes,), -1, dtype=torch.long, device=edge_index.device)
+
+        def conv(layer: int, h: Tensor) -> Tensor:
+            parts = []
+            for start in range(0, num_nodes, batch_size):
+                stop = min(start + batch_size, num_nodes)
+                ids = order[ptr[start]:ptr[stop]]
+                src, dst = edge_index[0, ids], edge_index[1, ids] - start
+                targets = torch.arange(start, stop, device=h.device)
+                local[targets] = targets - start
+                extra = torch.unique(src[local[src] < 0])
+                local[extra] = torch.arange(stop - start, stop - start + extra.numel(),
+                                            device=h.device)
+                nodes = torch.cat([targets, extra])
+                sub = torch.stack([local[src], dst])
+                local[nodes] = -1
+                out = self.conv_forward(layer, h[nodes], sub,
+                                        None if edge_weight is None else edge_weight[ids],
+                                        None if edge_attr is None else edge_attr[ids])
+                parts.append(out[:stop - start])
+            return torch.cat(parts)
+
+        return conv
+
+    def _check_inputs(self, x: Tensor, edge_index: Tensor) -> None:
         if not isinstance(x, Tensor) or x.dim() != 2:
             raise ValueError(f"x must be a [num_nodes, {self.in_channels}] tensor, got "
                              f"{getattr(x, 'shape', type(x))}.")
@@ -230,18 +322,13 @@ class TunedGNN(Module):
                                                    edge_index.size(0) != 2):
             raise ValueError("edge_index must have shape [2, num_edges], got "
                              f"{tuple(edge_index.shape)}.")
-        x, edge_index, edge_weight = self.prepare_inputs(x, edge_index, edge_weight)
-        edge_index, edge_weight = self.prepare_graph(x, edge_index, edge_weight)
-        if self.pre_linear is not None:
-            x = self.pre_linear(x)
-        if x_perm is not None:
-            if x_perm.shape != (x.size(0),):
-                raise ValueError(f"x_perm must be a permutation of the {x.size(0)} nodes, got "
-                                 f"shape {tuple(x_perm.shape)}.")
-            x = permute_rows(x, x_perm)
+
+    def _stack(self, x: Tensor, conv: Callable[[int, Tensor], Tensor]) -> Tensor:
+        """The layers after their convolutions (residual, normalisation, activation,
+        dropout, jumping knowledge), with ``conv(layer, h)`` giving each convolution."""
         outputs: List[Tensor] = []
         for layer in range(self.num_layers):
-            h = self.conv_forward(layer, x, edge_index, edge_weight, edge_attr)
+            h = conv(layer, x)
             if self.residuals is not None:
                 res = self.residuals[layer](x)
                 # A sparse input (CSR bag-of-words features) passes the identity unchanged.
@@ -263,6 +350,29 @@ class TunedGNN(Module):
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, "
                 f"num_layers={self.num_layers})")
+
+
+@contextmanager
+def layerwise_inference(module: Module, batch_size: int = 65536,
+                        enabled: bool = True) -> Iterator[Module]:
+    """Within the block, every :class:`TunedGNN` in ``module`` answers eval-mode forward
+    passes without gradients with :meth:`TunedGNN.inference` (layer by layer, targets in
+    batches of ``batch_size``), so a model's own ``embed`` on the full graph keeps memory at
+    ``O(N * width)`` per layer; training passes are unchanged. ``enabled=False`` makes the
+    block a no-op (for callers that choose at run time)."""
+    check_scalar(batch_size, "batch_size", int, min_val=1)
+    if not enabled:
+        yield module
+        return
+    encoders = [m for m in module.modules() if isinstance(m, TunedGNN)]
+    previous = [m.layerwise_batch_size for m in encoders]
+    for encoder in encoders:
+        encoder.layerwise_batch_size = batch_size
+    try:
+        yield module
+    finally:
+        for encoder, value in zip(encoders, previous):
+            encoder.layerwise_batch_size = value
 
 
 def _gcn_normalise(edge_index: Tensor, edge_weight: Optional[Tensor], num_nodes: int,

@@ -51,6 +51,10 @@ BASE_CONFIG: Dict[str, Any] = {
         "batch_size": 1024,
         "inference_fan_out": -1,
         "inference_batch_size": 4096,
+        # Mini-batch mode with inference_fan_out -1: embed every node layer by layer
+        # (TunedGNN.inference), this many target nodes at a time; null: infer over a neighbour
+        # loader of inference_batch_size seeds instead (one multi-hop subgraph per batch).
+        "layerwise_batch_size": 65536,
         "checkpoint_every": 10,  # epochs between 'last' checkpoints (the final one always)
     },
     "cluster": {
@@ -411,6 +415,8 @@ def _check_values(config: Dict[str, Any]) -> None:
         _require(stage["weight_decay"], f"{where}.weight_decay", (int, float), min_val=0)
     for key in ("batch_size", "inference_batch_size", "checkpoint_every"):
         _require(train[key], f"train.{key}", int, min_val=1)
+    if train["layerwise_batch_size"] is not None:
+        _require(train["layerwise_batch_size"], "train.layerwise_batch_size", int, min_val=1)
     for key in ("fan_out", "inference_fan_out"):
         value = train[key]
         if isinstance(value, list):

@@ -17,11 +17,12 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import Data
 
+from pyagc.encoders import layerwise_inference
 from pyagc.runner.checkpoint import CheckpointManager
 from pyagc.runner.config import resolve_config
 from pyagc.runner.keys import LABEL_METRICS, STRUCTURE_METRICS, TIME_KEYS
 from pyagc.models import BaseModel, TrainableModel
-from pyagc.runner.recipe import EpochCallback, train_model
+from pyagc.runner.recipe import EpochCallback, train_model, uses_layerwise_inference
 from pyagc.runner.registry import get_method
 from pyagc.sampling import neighbor_loader
 from pyagc.utils.validation import check_scalar
@@ -323,12 +324,14 @@ def run_once(method: Union[str, Type[BaseModel]], data: Data, config: Dict[str, 
 
     t0 = time.perf_counter()
     loader = None
-    if mini_batch:
-        train_cfg = config["train"]
+    train_cfg = config["train"]
+    layerwise = mini_batch and uses_layerwise_inference(train_cfg)
+    if mini_batch and not layerwise:
         loader = neighbor_loader(data, model.num_hops, train_cfg["inference_fan_out"],
                                  train_cfg["inference_batch_size"], shuffle=False, seed=seed)
-    embedding = model.infer_embedding(data, loader, verbose=verbose).detach().cpu()
-    labels = model.predict(data, embedding, loader)
+    with layerwise_inference(model, train_cfg["layerwise_batch_size"] or 1, enabled=layerwise):
+        embedding = model.infer_embedding(data, loader, verbose=verbose).detach().cpu()
+        labels = model.predict(data, embedding, loader)
     _sync(device)
     t_infer = time.perf_counter() - t0
     if embedding_cache is not None:

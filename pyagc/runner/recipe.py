@@ -22,6 +22,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
+from pyagc.encoders import layerwise_inference
 from pyagc.models import TrainableModel
 from pyagc.runner.checkpoint import CheckpointManager
 from pyagc.runner.config import training_stages
@@ -187,15 +188,26 @@ def _save(checkpoints: CheckpointManager, model, optimizers, state: TrainState,
                                   "epoch": state.best_epoch, "loss": state.best_loss})
 
 
+def uses_layerwise_inference(train_cfg: Dict[str, Any]) -> bool:
+    """Whether mini-batch inference embeds the whole graph layer by layer
+    (``train.layerwise_batch_size`` set and full neighbourhoods, ``inference_fan_out`` -1)
+    rather than over a neighbour loader: exact, and ``num_layers`` passes over the graph."""
+    fan_out = train_cfg["inference_fan_out"]
+    full = all(f == -1 for f in fan_out) if isinstance(fan_out, list) else fan_out == -1
+    return train_cfg.get("layerwise_batch_size") is not None and full
+
+
 def _init_clusters(model, data: Data, config: Dict[str, Any], mini_batch: bool,
                    verbose: bool) -> None:
     if not hasattr(model, "initialize_cluster_centers"):
         raise ValueError(f"{type(model).__name__} cannot initialise cluster centres, so "
                          "init_clusters must stay false for its stages.")
     train_cfg = config["train"]
-    train_idx = torch.arange(data.num_nodes) if mini_batch else None
+    layerwise = mini_batch and uses_layerwise_inference(train_cfg)
+    train_idx = torch.arange(data.num_nodes) if mini_batch and not layerwise else None
     fan_out = train_cfg["inference_fan_out"]
-    model.initialize_cluster_centers(data, num_layers=model.num_hops, train_idx=train_idx,
-                                     batch_size=train_cfg["inference_batch_size"],
-                                     fan_out=fan_out if isinstance(fan_out, int) else -1,
-                                     verbose=verbose)
+    with layerwise_inference(model, train_cfg["layerwise_batch_size"] or 1, enabled=layerwise):
+        model.initialize_cluster_centers(data, num_layers=model.num_hops, train_idx=train_idx,
+                                         batch_size=train_cfg["inference_batch_size"],
+                                         fan_out=fan_out if isinstance(fan_out, int) else -1,
+                                         verbose=verbose)

@@ -6,7 +6,8 @@ import torch_geometric.nn.models.basic_gnn as basic_gnn
 from torch_geometric.data import Data
 from torch_geometric.utils import remove_self_loops, to_dense_adj
 
-from pyagc.encoders import GAT, GCN, GIN, GraphSAGE, TunedGCN, create_tuned_gnn
+from pyagc.data import make_csbm
+from pyagc.encoders import GAT, GCN, GIN, GraphSAGE, TunedGCN, create_tuned_gnn, layerwise_inference
 from pyagc.models import GAE
 from pyagc.ops import to_sparse_adjacency
 from pyagc.sampling import NeighborLoader
@@ -256,3 +257,44 @@ def test_errors():
         create_tuned_gnn("gcn", 6, 8, 2)(torch.randn(30, 5), ei)
     with pytest.raises(ValueError, match="jk"):
         create_tuned_gnn("gcn", 6, 8, 2, jk="sum")
+
+
+@pytest.mark.parametrize("gnn_type, kw", [
+    ("gcn", {}), ("gcn", {"sparse_inputs": "off"}), ("sage", {}), ("gin", {}),
+    ("gat", {"heads": 2}), ("gatv2", {"heads": 2}),
+    ("gcn", {"norm": "batch_norm", "residual": True, "jk": "cat", "pre_linear": True}),
+    ("sage", {"norm": "layer_norm", "jk": "max", "out_channels": 8}),
+])
+def test_layerwise_inference_equals_the_eval_forward(gnn_type, kw):
+    graph = make_csbm(1500, 4, avg_degree=8, num_features=24, seed=0)
+    torch.manual_seed(0)
+    enc = create_tuned_gnn(gnn_type, 24, 16, num_layers=3, dropout=0.3, **kw)
+    enc(graph.x, graph.edge_index)  # training pass: batch-norm statistics move off their init
+    enc.eval()
+    with torch.no_grad():
+        expected = enc(graph.x, graph.edge_index)
+    enc.train()
+    # 7 batches of targets, each aggregated over its full in-neighbourhood.
+    out = enc.inference(graph.x, graph.edge_index, batch_size=230)
+    assert enc.training  # the caller's mode is restored
+    assert torch.allclose(out, expected, atol=1e-5)
+
+
+def test_layerwise_context_routes_only_eval_no_grad_passes():
+    graph = make_csbm(600, 3, avg_degree=6, num_features=12, seed=1)
+    model = GAE(create_tuned_gnn("sage", 12, 8, num_layers=2, dropout=0.5))
+    calls = []
+    encoder = model.encoder
+    original = encoder.inference
+    encoder.inference = lambda *a, **k: calls.append(k["batch_size"]) or original(*a, **k)
+    with layerwise_inference(model, batch_size=100):
+        assert encoder.layerwise_batch_size == 100
+        z = model.infer_embedding(graph)                 # eval + no_grad: layer-wise
+        model.train()
+        model.loss(graph.x, graph.edge_index).backward()  # training: the usual forward
+    assert calls == [100] and encoder.layerwise_batch_size is None
+    model.eval()
+    with torch.no_grad():
+        assert torch.allclose(z, model.embed(graph.x, graph.edge_index), atol=1e-5)
+    with pytest.raises(ValueError, match="batch_size"):
+        encoder.inference(graph.x, graph.edge_index, batch_size=0)

@@ -63,6 +63,31 @@ def test_mini_batch_training_runs_through_the_neighbor_loader(graph, method):
     assert result.last.labels.shape == (400,)
 
 
+@pytest.mark.parametrize("method", ["GAE", "DMoN"])
+def test_mini_batch_inference_is_layerwise_and_exact(graph, method, monkeypatch):
+    from pyagc.encoders import TunedGNN
+    batch_sizes = []
+    layerwise = TunedGNN.inference
+
+    def spy(self, *args, **kwargs):
+        batch_sizes.append(kwargs["batch_size"])
+        return layerwise(self, *args, **kwargs)
+
+    monkeypatch.setattr(TunedGNN, "inference", spy)
+    overrides = {"train.epochs": 2, "train.batch_size": 128, "train.fan_out": 5,
+                 "hidden_channels": 16, "train.layerwise_batch_size": 150}
+    run = run_experiment(method, data=graph, mini_batch=True, verbose=False,
+                         overrides=overrides).last
+    assert batch_sizes and set(batch_sizes) == {150}
+    # The embedding is the model's own full-graph embedding.
+    assert torch.allclose(run.embedding, run.model.infer_embedding(graph), atol=1e-5)
+    # train.layerwise_batch_size: null infers over the neighbour loader instead.
+    batch_sizes.clear()
+    loader_run = run_experiment(method, data=graph, mini_batch=True, verbose=False,
+                                overrides={**overrides, "train.layerwise_batch_size": None})
+    assert batch_sizes == [] and loader_run.last.embedding.shape == run.embedding.shape
+
+
 def test_adversarial_methods_train_both_players(graph):
     result = pyagc.cluster(graph, method="ARGA", epochs=3, hidden_channels=16,
                            discriminator_steps=2)

@@ -1,0 +1,80 @@
+"""Full-graph inference of a 2-layer encoder: layer-wise vs one neighbour subgraph per batch.
+
+    python benchmarks/bench_layerwise_inference.py [--nodes 1000000] [--avg-degree 20]
+        [--features 128] [--hidden 256] [--types gcn sage] [--loader-batches 5] [--threads 2]
+
+On a CSBM graph (default 1M nodes, ~20M directed = ~10M undirected edges, 128 features), a
+2-layer encoder (``create_tuned_gnn``, hidden and output width ``--hidden``) embeds every node
+
+* ``layer-wise``: :meth:`pyagc.encoders.TunedGNN.inference` (each layer once over all nodes,
+  targets in batches of 65,536 with full neighbourhoods) -- what ``pyagc run --mini-batch``
+  does now;
+* ``loader``: the former mini-batch inference, :class:`pyagc.sampling.NeighborLoader` with
+  full neighbourhoods (``inference_fan_out`` -1) and 4,096 seeds per batch, the encoder on each
+  batch's 2-hop subgraph, seed rows kept. Only ``--loader-batches`` batches are run and the
+  total is extrapolated to all batches (said so in the table).
+
+Both are timed in wall and CPU seconds; the layer-wise embedding of the loader's seed nodes
+is compared with the loader's (max abs difference). Peak RSS is the process's.
+"""
+import argparse
+import itertools
+import resource
+import time
+
+import torch
+
+from pyagc.data import make_csbm
+from pyagc.encoders import create_tuned_gnn
+from pyagc.sampling import NeighborLoader
+
+
+def peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nodes", type=int, default=1_000_000)
+    parser.add_argument("--avg-degree", type=float, default=20.0)
+    parser.add_argument("--features", type=int, default=128)
+    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--types", nargs="+", default=["gcn", "sage"])
+    parser.add_argument("--loader-batches", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=4096)
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    data = make_csbm(args.nodes, 50, avg_degree=args.avg_degree, num_features=args.features,
+                     seed=0)
+    num_batches = -(-args.nodes // args.batch_size)
+    print(f"N={args.nodes:,} E={data.edge_index.size(1):,} F={args.features} "
+          f"hidden={args.hidden} threads={torch.get_num_threads()}")
+    print("| encoder | inference | wall s | CPU s | max abs diff | peak RSS GB |")
+    print("|---|---|---|---|---|---|")
+    for gnn_type in args.types:
+        torch.manual_seed(0)
+        encoder = create_tuned_gnn(gnn_type, args.features, args.hidden, num_layers=2).eval()
+        wall, cpu = time.perf_counter(), time.process_time()
+        z = encoder.inference(data.x, data.edge_index)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        print(f"| {gnn_type} | layer-wise, all {args.nodes:,} nodes | {wall:.1f} | {cpu:.1f} | "
+              f"- | {peak_rss_gb():.2f} |", flush=True)
+        loader = NeighborLoader(data, num_neighbors=[-1, -1], batch_size=args.batch_size,
+                                shuffle=False)
+        wall, cpu, diff, seeds = time.perf_counter(), time.process_time(), 0.0, 0
+        with torch.no_grad():
+            for batch in itertools.islice(loader, args.loader_batches):
+                out = encoder(batch.x, batch.edge_index)[:batch.batch_size]
+                diff = max(diff, float((out - z[batch.n_id[:batch.batch_size]]).abs().max()))
+                seeds += batch.batch_size
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        scale = args.nodes / seeds
+        print(f"| {gnn_type} | loader, {args.loader_batches} of {num_batches} batches, "
+              f"extrapolated | {wall * scale:.1f} | {cpu * scale:.1f} | {diff:.1e} | "
+              f"{peak_rss_gb():.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
