@@ -98,6 +98,8 @@ class TunedGNN(Module):
     supports_edge_attr: bool = False
     # forward(..., x_perm=perm) encodes x[perm] (see forward).
     supports_x_perm: bool = True
+    # forward(..., num_sampled_nodes_per_hop=, num_sampled_edges_per_hop=) trims per hop.
+    supports_per_hop_trimming: bool = True
     # Set by layerwise_inference(): eval-mode, no-grad forward passes run inference().
     layerwise_batch_size: Optional[int] = None
 
@@ -211,13 +213,25 @@ class TunedGNN(Module):
         num_sampled_nodes_per_hop: Optional[List[int]] = None,
         num_sampled_edges_per_hop: Optional[List[int]] = None,
         x_perm: Optional[Tensor] = None,
+        keep_hops: int = 0,
     ) -> Tensor:
         """Node embeddings ``[N, out_channels]``.
 
         ``edge_weight`` is used by GCN layers (other layers ignore it, as in PyG's BasicGNN).
-        ``batch``, ``batch_size`` and ``num_sampled_*_per_hop`` are accepted for PyG
-        compatibility; the whole sampled subgraph is processed (no per-layer trimming), and
-        all ``N`` rows are returned.
+        ``batch`` and ``batch_size`` are accepted for PyG compatibility.
+
+        **Per-hop trimming** (as PyG's ``trim_to_layer``). Given the per-hop counts of a
+        :class:`~pyagc.sampling.NeighborLoader` batch (``num_sampled_nodes_per_hop=
+        batch.num_sampled_nodes``, ``num_sampled_edges_per_hop=batch.num_sampled_edges``;
+        nodes and edges grouped by hop), layer ``l`` runs only on the nodes and edges that the
+        layers after it need: before layer ``l`` the last ``max(0, l - keep_hops)`` hops of
+        nodes and edges are dropped. The rows of the seed nodes (the first ``batch_size``)
+        equal the untrimmed output exactly, and so do those of the first ``keep_hops`` hops
+        (a loss that reads hop-1 embeddings passes ``keep_hops=1``); later rows are partial
+        and must not be used. The output keeps only the rows that survive the last layer.
+        Normalisation layers see the trimmed rows, so batch-norm statistics differ from an
+        untrimmed pass. With jumping knowledge (layers of different heights) the whole
+        subgraph is processed.
 
         ``x_perm`` (a permutation of the ``N`` nodes, DGI's corruption) gives the embeddings of
         ``x[x_perm]`` on the same graph without that matrix being built: the rows are permuted
@@ -241,8 +255,14 @@ class TunedGNN(Module):
                 raise ValueError(f"x_perm must be a permutation of the {x.size(0)} nodes, got "
                                  f"shape {tuple(x_perm.shape)}.")
             x = permute_rows(x, x_perm)
-        return self._stack(x, lambda layer, h: self.conv_forward(layer, h, edge_index,
-                                                                  edge_weight, edge_attr))
+        if (num_sampled_nodes_per_hop is None or num_sampled_edges_per_hop is None
+                or self.jk_mode is not None):
+            return self._stack(x, lambda layer, h: self.conv_forward(layer, h, edge_index,
+                                                                      edge_weight, edge_attr))
+        trimmed = _PerHopTrim(num_sampled_nodes_per_hop, num_sampled_edges_per_hop,
+                              int(keep_hops), edge_index, edge_weight, edge_attr)
+        return self._stack(x, lambda layer, h: self.conv_forward(layer, h, *trimmed(layer)),
+                           trim=trimmed.rows)
 
     @torch.no_grad()
     def inference(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
@@ -323,11 +343,15 @@ class TunedGNN(Module):
             raise ValueError("edge_index must have shape [2, num_edges], got "
                              f"{tuple(edge_index.shape)}.")
 
-    def _stack(self, x: Tensor, conv: Callable[[int, Tensor], Tensor]) -> Tensor:
+    def _stack(self, x: Tensor, conv: Callable[[int, Tensor], Tensor],
+               trim: Optional[Callable[[int], int]] = None) -> Tensor:
         """The layers after their convolutions (residual, normalisation, activation,
-        dropout, jumping knowledge), with ``conv(layer, h)`` giving each convolution."""
+        dropout, jumping knowledge), with ``conv(layer, h)`` giving each convolution and
+        ``trim(layer)`` the number of rows layer ``layer`` keeps (per-hop trimming)."""
         outputs: List[Tensor] = []
         for layer in range(self.num_layers):
+            if trim is not None:
+                x = x[:trim(layer)]
             h = conv(layer, x)
             if self.residuals is not None:
                 res = self.residuals[layer](x)
@@ -350,6 +374,51 @@ class TunedGNN(Module):
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, "
                 f"num_layers={self.num_layers})")
+
+
+class _PerHopTrim:
+    """The graph each layer sees under per-hop trimming (see :meth:`TunedGNN.forward`):
+    before layer ``l`` the last ``t = max(0, l - keep_hops)`` hops of nodes and of edges are
+    dropped. Nodes come grouped by hop, so the kept nodes are a prefix; the kept edges are
+    those into the nodes of all but the last kept hop (every edge of those hops points there),
+    and a CSR ``adj_t`` (rows = targets) keeps those rows and has no entries in the others."""
+
+    def __init__(self, num_nodes: List[int], num_edges: List[int], keep_hops: int,
+                 edge_index: Tensor, edge_weight: Optional[Tensor],
+                 edge_attr: Optional[Tensor]) -> None:
+        if len(num_nodes) != len(num_edges) + 1:
+            raise ValueError(f"num_sampled_nodes_per_hop ({len(num_nodes)} hops with the seeds) "
+                             f"must have one entry more than num_sampled_edges_per_hop "
+                             f"({len(num_edges)}): pass batch.num_sampled_nodes and "
+                             f"batch.num_sampled_edges of the same batch.")
+        self.node_prefix = torch.tensor([0, *num_nodes]).cumsum(0).tolist()
+        self.hops, self.keep_hops = len(num_edges), keep_hops
+        self.graph = (edge_index, edge_weight, edge_attr)
+
+    def _cut(self, layer: int) -> int:
+        return min(max(0, layer - self.keep_hops), self.hops)
+
+    def rows(self, layer: int) -> int:
+        return self.node_prefix[self.hops + 1 - self._cut(layer)]
+
+    def __call__(self, layer: int) -> Tuple[Tensor, Optional[Tensor], Optional[Tensor]]:
+        cut = self._cut(layer)
+        edge_index, edge_weight, edge_attr = self.graph
+        if cut == 0:
+            return edge_index, edge_weight, edge_attr
+        rows = self.rows(layer)
+        if edge_index.layout == torch.sparse_csr:
+            targets = self.node_prefix[self.hops - cut]
+            crow = edge_index.crow_indices()
+            end = int(crow[targets])
+            crow = torch.cat([crow[:targets + 1], crow[targets].expand(rows - targets)])
+            adj = torch.sparse_csr_tensor(crow, edge_index.col_indices()[:end],
+                                          edge_index.values()[:end], (rows, rows))
+            return adj, edge_weight, edge_attr
+        # A mask rather than a prefix: GCN normalisation appends self-loops after the edges.
+        keep = edge_index[1] < self.node_prefix[self.hops - cut]
+        return (edge_index[:, keep], None if edge_weight is None else edge_weight[keep],
+                None if edge_attr is None else edge_attr[keep])
 
 
 @contextmanager

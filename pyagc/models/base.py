@@ -282,6 +282,20 @@ class BaseModel(ABC, Module):
             inputs["edge_weight"] = data.edge_weight
         return inputs
 
+    def _per_hop_inputs(self, batch: Data, keep_hops: int = 0) -> Dict[str, Any]:
+        """The per-hop trimming arguments of a neighbour-loader ``batch`` for an encoder that
+        supports them (:class:`~pyagc.encoders.TunedGNN`), else none. Only for losses that
+        read the seed rows (and the first ``keep_hops`` hops): the other rows come out partial
+        or not at all."""
+        encoder = getattr(self, "encoder", None)
+        if (not getattr(encoder, "supports_per_hop_trimming", False)
+                or getattr(batch, "num_sampled_nodes", None) is None
+                or getattr(batch, "num_sampled_edges", None) is None):
+            return {}
+        return {"num_sampled_nodes_per_hop": list(batch.num_sampled_nodes),
+                "num_sampled_edges_per_hop": list(batch.num_sampled_edges),
+                "keep_hops": keep_hops}
+
     def _infer(self, *args: Any, **kwargs: Any) -> Tensor:
         return self.embed(*args, **kwargs)
 

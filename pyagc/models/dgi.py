@@ -129,7 +129,8 @@ class DGI(TrainableModel):
         return self._infomax(*self.forward(x, edge_index, edge_weight))
 
     def loss_batch(self, batch: Data) -> LossOutput:
-        pos_z, neg_z, _ = self.forward(**self._inputs(batch))
+        # The loss reads the seed rows only, so the encoder may trim the hops per layer.
+        pos_z, neg_z, _ = self.forward(**self._inputs(batch), **self._per_hop_inputs(batch))
         size = int(batch.batch_size)
         pos_z, neg_z = pos_z[:size], neg_z[:size]
         return self._infomax(pos_z, neg_z, self.summary(pos_z))

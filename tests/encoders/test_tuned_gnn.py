@@ -298,3 +298,46 @@ def test_layerwise_context_routes_only_eval_no_grad_passes():
         assert torch.allclose(z, model.embed(graph.x, graph.edge_index), atol=1e-5)
     with pytest.raises(ValueError, match="batch_size"):
         encoder.inference(graph.x, graph.edge_index, batch_size=0)
+
+
+@pytest.mark.parametrize("gnn_type, kw", [
+    ("gcn", {}), ("gcn", {"sparse_inputs": "off"}), ("sage", {}), ("gat", {"heads": 2}),
+    ("gin", {"residual": True, "pre_linear": True}),
+])
+def test_per_hop_trimming_keeps_the_needed_rows_exact(gnn_type, kw):
+    graph = make_csbm(2000, 4, avg_degree=8, num_features=24, seed=0)
+    batch = next(iter(NeighborLoader(graph, num_neighbors=[5, 5, 5], batch_size=64)))
+    hops = dict(num_sampled_nodes_per_hop=batch.num_sampled_nodes,
+                num_sampled_edges_per_hop=batch.num_sampled_edges)
+    torch.manual_seed(0)
+    enc = create_tuned_gnn(gnn_type, 24, 16, num_layers=3, **kw).eval()
+    full = enc(batch.x, batch.edge_index)
+    for keep_hops in (0, 1):
+        out = enc(batch.x, batch.edge_index, keep_hops=keep_hops, **hops)
+        rows = sum(batch.num_sampled_nodes[:keep_hops + 1])
+        # PyG's layout: the rows of the last layer's inputs come back, fewer than N.
+        assert out.size(0) == sum(batch.num_sampled_nodes[:keep_hops + 2]) < full.size(0)
+        assert torch.allclose(out[:rows], full[:rows], atol=1e-5)
+    with pytest.raises(ValueError, match="one entry more"):
+        enc(batch.x, batch.edge_index, num_sampled_nodes_per_hop=batch.num_sampled_nodes[:-1],
+            num_sampled_edges_per_hop=batch.num_sampled_edges)
+
+
+def test_dgi_mini_batch_loss_is_unchanged_by_trimming(monkeypatch):
+    from pyagc.encoders import TunedGNN
+    from pyagc.models import DGI
+    graph = make_csbm(2000, 4, avg_degree=8, num_features=24, seed=0)
+    batch = next(iter(NeighborLoader(graph, num_neighbors=[5, 5], batch_size=64)))
+    seen_rows = []
+
+    def dgi():  # the same weights and the same corruption stream each time
+        torch.manual_seed(0)
+        model = DGI(16, create_tuned_gnn("gcn", 24, 16, num_layers=2, act="prelu"), seed=0)
+        model.encoder.register_forward_hook(lambda mod, a, out: seen_rows.append(out.size(0)))
+        return model
+
+    trimmed = dgi().loss_batch(batch).total
+    assert seen_rows == [sum(batch.num_sampled_nodes[:2])] * 2  # both views were trimmed
+    monkeypatch.setattr(TunedGNN, "supports_per_hop_trimming", False)
+    assert torch.allclose(dgi().loss_batch(batch).total, trimmed, atol=1e-6)
+    assert seen_rows[2:] == [batch.num_nodes] * 2
