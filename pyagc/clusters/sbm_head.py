@@ -133,7 +133,16 @@ class _SBMBase(SoftAssignmentHead):
         batch), ``neg_edge_index`` non-edge pairs among them, and ``batch`` holds the
         estimator weights and whole-graph degrees and sizes.
         """
-        s = self.assign(z)
+        return self.assignment_terms(self.assign(z), edge_index, num_neg_samples, edge_weight,
+                                     neg_edge_index, generator, batch)
+
+    def assignment_terms(self, s: Tensor, edge_index: Tensor,
+                         num_neg_samples: Optional[int] = None,
+                         edge_weight: Optional[Tensor] = None,
+                         neg_edge_index: Optional[Tensor] = None,
+                         generator: Optional[torch.Generator] = None,
+                         batch: Optional[SBMBatch] = None) -> Tuple[Tensor, Tensor, Tensor]:
+        """:meth:`terms` of given soft assignments ``s`` ``[n, k]`` (rows summing to 1)."""
         if edge_index.dim() != 2 or edge_index.size(0) != 2:
             raise ValueError(f"edge_index must have shape [2, E], got {list(edge_index.shape)}.")
         num_pos = edge_index.size(1)

@@ -12,6 +12,7 @@ from torch import Tensor
 from torch.nn import Module
 from torch_geometric.data import Data
 
+from pyagc.clusters.dmon_head import collapse_loss
 from pyagc.clusters.sbm_head import SBM_VARIANTS, SBMBatch, SBMClusterHead, SBMMatchClusterHead
 from pyagc.models.base import LossOutput
 from pyagc.models.graph_objective import GraphObjectiveModel
@@ -32,7 +33,8 @@ class GCSBM(GraphObjectiveModel):
 
     .. math::
         \mathcal{L} = m^{-1}\mathcal{L}_{SBM} + \alpha\,\|\mathbf{1}_k -
-        \mathrm{diag}(\hat\Theta)\|_2
+        \mathrm{diag}(\hat\Theta)\|_2 + \lambda_c\Big(\frac{\sqrt{k}}{N}
+        \big\|\textstyle\sum_i\mathbf{P}_i\big\|_2 - 1\Big)
 
     where :math:`\mathcal{L}_{SBM}` is the negative log-likelihood of the (degree-corrected)
     Bernoulli or Poisson SBM with block matrix :math:`\hat\Theta_{rs} = M_{rs}/(n_r n_s)`
@@ -42,7 +44,21 @@ class GCSBM(GraphObjectiveModel):
     :math:`\eta\,m` uniformly drawn non-edges (weighted :math:`\eta^{-1}`), ``m`` being the
     number of entries of ``edge_index``. Cost :math:`O(\eta\,E\,k + N\,k^2)`. ``forward``
     returns hard labels ``[N]``. Loss components: ``nll_edges`` and ``nll_non_edges`` (the
-    two parts of :math:`m^{-1}\mathcal{L}_{SBM}`) and ``reg``.
+    two parts of :math:`m^{-1}\mathcal{L}_{SBM}`), ``reg`` and, when :math:`\lambda_c > 0`,
+    ``collapse``.
+
+    The last term (``collapse`` = :math:`\lambda_c`) is DMoN's collapse regulariser
+    (:func:`~pyagc.clusters.dmon_head.collapse_loss`; 0 for equal block sizes), not part of the
+    paper's formula: with ``collapse=0`` the likelihood alone is the documented objective.
+    Why it is there (Cora, seed 0, the YAML encoder, Adam lr 0.01, 1000 epochs;
+    ``benchmarks/joint_results.md``): the soft
+    likelihood :math:`\ln\mathbf{P}_u^\top\hat\Theta\mathbf{P}_v` rewards mixed
+    memberships (after training, the soft loss is 0.4-0.6 nats per edge below that of the
+    argmax partition and below that of the true labels), and from the near-uniform start
+    gradient descent drifts into one giant block plus small ones (0.4 NMI with the
+    documented defaults: ``variant='bernoulli'``, ``alpha=1``); the collapse term keeps the
+    blocks from merging: the documented call with ``collapse=1`` (the default, DMoN's
+    published weight) reaches 28.9 NMI there.
 
     Args:
         encoder: maps ``(x, edge_index)`` to ``[N, n_features]``.
@@ -52,6 +68,9 @@ class GCSBM(GraphObjectiveModel):
             ``'match'``.
         eta: non-edges drawn per edge (``> 0``).
         alpha: weight of the diagonal regulariser (``>= 0``).
+        collapse: weight :math:`\lambda_c` of the collapse regulariser (``>= 0``; see
+            above). In a mini-batch it is computed on the batch's seeds (a plug-in
+            estimate).
         seed: seed of the non-edge draws (same seed, same draws on one device); ``None``
             uses torch's global generator.
 
@@ -69,12 +88,13 @@ class GCSBM(GraphObjectiveModel):
 
     def __init__(self, encoder: Module, n_features: int, n_clusters: int,
                  variant: str = "bernoulli", eta: float = 3.0, alpha: float = 1.0,
-                 seed: Optional[int] = None) -> None:
+                 collapse: float = 1.0, seed: Optional[int] = None) -> None:
         super().__init__(encoder)
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {', '.join(map(repr, VARIANTS))}, "
                              f"got {variant!r}.")
         check_scalar(alpha, "alpha", (int, float), min_val=0)
+        check_scalar(collapse, "collapse", (int, float), min_val=0)
         check_scalar(eta, "eta", (int, float), min_val=0, include_boundaries="neither")
         if variant == "match":
             self.cluster_head = SBMMatchClusterHead(n_clusters, n_features, eta)
@@ -84,6 +104,7 @@ class GCSBM(GraphObjectiveModel):
         self.variant = variant
         self.eta = float(eta)
         self.alpha = float(alpha)
+        self.collapse = float(collapse)
         self.generators = DeviceGenerators(seed)
         self.register_buffer("global_edge_keys", None, persistent=False)
 
@@ -92,15 +113,19 @@ class GCSBM(GraphObjectiveModel):
         super().set_graph_statistics(data)
         self.global_edge_keys = edge_keys(data.edge_index, int(data.num_nodes)).to(self.device)
 
-    def _output(self, edges: Tensor, non_edges: Tensor, reg: Tensor) -> LossOutput:
-        return LossOutput(edges + non_edges + self.alpha * reg,
-                          {"nll_edges": edges, "nll_non_edges": non_edges, "reg": reg})
+    def _output(self, s: Tensor, edges: Tensor, non_edges: Tensor, reg: Tensor) -> LossOutput:
+        total = edges + non_edges + self.alpha * reg
+        parts = {"nll_edges": edges, "nll_non_edges": non_edges, "reg": reg}
+        if self.collapse > 0:
+            parts["collapse"] = collapse_loss(s)
+            total = total + self.collapse * parts["collapse"]
+        return LossOutput(total, parts)
 
     def loss(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
              **kwargs: Any) -> LossOutput:
-        z = self.embed(x, edge_index, edge_weight)
-        return self._output(*self.cluster_head.terms(
-            z, edge_index, edge_weight=edge_weight, generator=self.generators(z.device)))
+        s = self.cluster_head.assign(self.embed(x, edge_index, edge_weight))
+        return self._output(s, *self.cluster_head.assignment_terms(
+            s, edge_index, edge_weight=edge_weight, generator=self.generators(s.device)))
 
     def _seed_non_edges(self, seeds: Tensor, count: int) -> Tensor:
         """``count`` uniform ordered seed pairs ``[2, <= count]`` (local ids) that are not
@@ -123,5 +148,6 @@ class GCSBM(GraphObjectiveModel):
         neg = self._seed_non_edges(sub.seeds, count)
         info = SBMBatch(self._edge_weights(sub), self.global_deg[sub.seeds].to(z.dtype),
                         self.global_edge_total, sub.pair_scale, sub.node_scale)
-        return self._output(*self.cluster_head.terms(
-            z, sub.edge_index, num_neg_samples=count, neg_edge_index=neg, batch=info))
+        s = self.cluster_head.assign(z)
+        return self._output(s, *self.cluster_head.assignment_terms(
+            s, sub.edge_index, num_neg_samples=count, neg_edge_index=neg, batch=info))

@@ -13,7 +13,7 @@ VARIANTS = ["bernoulli", "poisson", "bernoulli-dc", "poisson-dc", "match"]
 
 def test_loss_components_and_forward(easy):
     set_seed(0)
-    model = GCSBM(Encoder(16, 16), 16, 3, alpha=0.5, seed=0)
+    model = GCSBM(Encoder(16, 16), 16, 3, alpha=0.5, collapse=0.0, seed=0)
     out = model.loss(easy.x, easy.edge_index)
     assert isinstance(out, LossOutput)
     assert set(out.components) == {"nll_edges", "nll_non_edges", "reg"}
@@ -22,6 +22,18 @@ def test_loss_components_and_forward(easy):
                                              rel=1e-5)
     labels = model.infer_full(easy)
     assert labels.shape == (300,) and labels.dtype == torch.long and int(labels.max()) < 3
+
+
+def test_collapse_term_is_dmon_regulariser_of_the_assignments(easy):
+    set_seed(0)
+    model = GCSBM(Encoder(16, 16), 16, 3, alpha=0.5, collapse=2.0, seed=0).eval()
+    out = model.loss(easy.x, easy.edge_index)
+    c = out.components
+    s = model.cluster_head.assign(model.embed(easy.x, easy.edge_index))
+    by_hand = 3 ** 0.5 / 300 * float(torch.linalg.vector_norm(s.sum(dim=0))) - 1.0
+    assert c["collapse"] == pytest.approx(by_hand, rel=1e-5)
+    assert float(out.total) == pytest.approx(
+        c["nll_edges"] + c["nll_non_edges"] + 0.5 * c["reg"] + 2.0 * by_hand, rel=1e-5)
 
 
 def test_same_seed_same_negatives(easy):
@@ -36,11 +48,11 @@ def test_same_seed_same_negatives(easy):
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_batch_holding_all_nodes_gives_the_full_loss(easy, variant):
     set_seed(0)
-    model = GCSBM(Encoder(16, 16), 16, 3, variant=variant, seed=0).eval()
+    model = GCSBM(Encoder(16, 16), 16, 3, variant=variant, collapse=1.0, seed=0).eval()
     full = model.loss(easy.x, easy.edge_index).components
     model.prepare(easy)
     part = model.loss_batch(all_nodes_batch(easy)).components
-    for key in ("nll_edges", "reg"):
+    for key in ("nll_edges", "reg", "collapse"):
         assert part[key] == pytest.approx(full[key], rel=1e-4)
     # Non-edges are drawn afresh (uniformly, edges excluded): equal in expectation.
     draws = [model.loss(easy.x, easy.edge_index).components["nll_non_edges"] for _ in range(20)]
@@ -66,6 +78,8 @@ def test_invalid_arguments():
         GCSBM(Encoder(4, 4), 4, 3, alpha=-1.0)
     with pytest.raises(ValueError, match="eta"):
         GCSBM(Encoder(4, 4), 4, 3, eta=0)
+    with pytest.raises(ValueError, match="collapse"):
+        GCSBM(Encoder(4, 4), 4, 3, collapse=-1.0)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
