@@ -38,8 +38,11 @@ unchanged since):
 | NS4GC | published | 58.37 ± 0.91 | 74.12 ± 1.27 | | 0.299 | |
 
 (per seed, CCASSG ours 57.94 54.02 56.71 57.20 56.65, published 57.18 59.62 54.39 53.06 56.77;
-NS4GC published 58.70 58.81 59.25 56.90 58.17). The published library does not reproduce its
-own published Cora figures (58.74 / 73.35 and 59.40 / 74.92) on this CPU either.
+NS4GC published 58.70 58.81 59.25 56.90 58.17). NS4GC on seeds 5-9 (``--models ns4gc --seeds
+S``, one seed per call): ours 60.75 60.02 55.47 58.81 58.52 (58.71 ± 2.03 NMI / 74.39 ACC),
+published 56.53 58.59 52.98 58.48 57.97 (56.91 ± 2.35 / 71.93); over seeds 0-9 ours
+58.18 ± 1.71, published 57.64 ± 1.84. The published library does not reproduce its own
+published Cora figures (58.74 / 73.35 and 59.40 / 74.92) on this CPU either.
 
 ``--trajectory`` (seed 0: the published encoder's initial weights loaded into ours, both fed
 the views of :class:`_ReplayViews`, 50 / 200 epochs):
