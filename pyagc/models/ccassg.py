@@ -18,6 +18,10 @@ from pyagc.utils.validation import check_scalar
 
 __all__ = ["CCASSG", "gram_deviation"]
 
+#: Added to the column variances only so that a constant column does not divide by 0; far
+#: below float32's resolution of any real variance (see CCASSG's docstring).
+_VAR_FLOOR = 1e-20
+
 
 class _CCAObjective(torch.autograd.Function):
     r"""``(total, inv, dec)`` of two standardised ``[N, D]`` embeddings ``z1, z2``:
@@ -68,9 +72,9 @@ class CCASSG(TwoViewModel):
     A shared encoder embeds two augmented views, :math:`\mathbf{H}^{(k)} \in
     \mathbb{R}^{N \times D}`; their columns are standardised and scaled by
     :math:`1/\sqrt{N}`, :math:`\tilde{\mathbf{Z}}^{(k)}_{:,d} = (\mathbf{H}^{(k)}_{:,d} -
-    \mu_d) / (\sigma_d \sqrt{N})` (population :math:`\sigma`), so that
+    \mu_d) / (\sigma_d \sqrt{N})`, so that
     :math:`\tilde{\mathbf{Z}}^{(k)\top}\tilde{\mathbf{Z}}^{(k)}` is the view's correlation
-    matrix, and
+    matrix (times :math:`(N-1)/N`, see below), and
 
     .. math::
         \mathcal{L} = \underbrace{\|\tilde{\mathbf{Z}}^{(1)} -
@@ -83,7 +87,22 @@ class CCASSG(TwoViewModel):
     \lambda\,\text{dec}`, which is what the authors' code (and the published library)
     minimise, so that ``lam`` keeps the meaning of the published configurations
     (``lam=1e-3`` on Cora); it is the formula above with :math:`\lambda` doubled, halved.
-    The logged ``inv`` component is the Frobenius term itself. Cost ``O(N D^2)`` time (four
+    The logged ``inv`` component is the Frobenius term itself.
+
+    Standardisation: :math:`\sigma_d` is the sample standard deviation (denominator
+    :math:`N-1`) with no epsilon, as in the authors' code (``torch.std``) and the published
+    library; so :math:`\operatorname{diag}(\tilde{\mathbf{Z}}^{(k)\top}
+    \tilde{\mathbf{Z}}^{(k)}) = (N-1)/N` and ``dec`` holds the constant :math:`2D/N^2`
+    (no gradient). Measured (``benchmarks/bench_contrastive_vs_published.py --trajectory``):
+    an earlier version divided by the population deviation and added ``1e-8`` to the
+    variances, about 1e-3 of the column variances of Cora's initial embeddings (column
+    standard deviation ~0.003), which shrank every column; the published loss then differed
+    by 0.23 beyond the constant at the first step. Now, from the same initial weights and
+    views, the two losses differ by the constant :math:`D(N-1)/N` to within 1e-3 over the
+    50 Cora epochs. (A variance of exactly 0, a constant column, is guarded by a 1e-20
+    floor.)
+
+    Cost ``O(N D^2)`` time (four
     ``N D^2`` products per step: the two Gram matrices and, with the analytic gradient
     :math:`z_1(\mathbf{I} + 4\lambda(\tilde{\mathbf{Z}}^{(1)\top}\tilde{\mathbf{Z}}^{(1)} -
     \mathbf{I})) - z_2`, one product per view in the backward pass), ``O(D^2)`` extra memory.
@@ -120,8 +139,8 @@ class CCASSG(TwoViewModel):
             raise ValueError("CCASSG needs at least 2 nodes per batch to standardise the "
                              "embedding columns.")
         scale = 1.0 / math.sqrt(n)
-        z1 = standardize_columns(h1, scale=scale)
-        z2 = standardize_columns(h2, scale=scale)
+        z1 = standardize_columns(h1, eps=_VAR_FLOOR, scale=scale, unbiased=True)
+        z2 = standardize_columns(h2, eps=_VAR_FLOOR, scale=scale, unbiased=True)
         total, inv, dec = _CCAObjective.apply(z1, z2, self.lam)
         return LossOutput(total, {"inv": inv, "dec": dec})
 

@@ -36,22 +36,25 @@ VIEW_KEYS: Dict[str, float] = {"p_feat_mask_1": 0.5, "p_edge_drop_1": 0.5,
 
 class _StandardizeColumns(torch.autograd.Function):
     r"""``u * scale`` with :math:`u = (h - \mu) / \sqrt{\operatorname{var} + \epsilon}` per
-    column, and its exact gradient in closed form,
+    column (``var`` the sum of squared deviations over ``N - ddof``), and its exact gradient
+    in closed form,
 
     .. math:: \frac{\partial L}{\partial h} = \frac{\text{scale}}{\sigma_\epsilon}\Bigl(g -
-        \bar g - u\,\overline{g \odot u}\Bigr), \qquad g = \frac{\partial L}{\partial (u
-        \cdot \text{scale})},
+        \bar g - \tfrac{N}{N - \text{ddof}}\,u\,\overline{g \odot u}\Bigr), \qquad
+        g = \frac{\partial L}{\partial (u \cdot \text{scale})},
 
     (bars: column means): a handful of ``[N, D]`` passes instead of autograd's graph of
     centring, squaring, averaging and dividing."""
 
     @staticmethod
-    def forward(ctx, h: Tensor, eps: float, scale: float) -> Tensor:
+    def forward(ctx, h: Tensor, eps: float, scale: float, ddof: int) -> Tensor:
         centred = h - h.mean(dim=0, keepdim=True)
-        rstd = torch.rsqrt(centred.pow(2).mean(dim=0, keepdim=True).add_(eps))
+        var = centred.pow(2).sum(dim=0, keepdim=True).div_(h.size(0) - ddof)
+        rstd = torch.rsqrt(var.add_(eps))
         out = centred.mul_(rstd * scale)
         ctx.save_for_backward(out, rstd)
         ctx.scale = scale
+        ctx.ratio = h.size(0) / (h.size(0) - ddof)
         return out
 
     @staticmethod
@@ -59,18 +62,20 @@ class _StandardizeColumns(torch.autograd.Function):
         out, rstd = ctx.saved_tensors
         scale = ctx.scale
         # With u = out / scale: (grad - mean(grad) - u mean(grad * u)) * rstd * scale.
-        coef = (grad * out).mean(dim=0, keepdim=True).div_(scale * scale)
+        coef = (grad * out).mean(dim=0, keepdim=True).mul_(ctx.ratio / (scale * scale))
         result = grad - grad.mean(dim=0, keepdim=True)
         result.sub_(out * coef).mul_(rstd * scale)
-        return result, None, None
+        return result, None, None, None
 
 
-def standardize_columns(h: Tensor, eps: float = 1e-8, scale: float = 1.0) -> Tensor:
+def standardize_columns(h: Tensor, eps: float = 1e-8, scale: float = 1.0,
+                        unbiased: bool = False) -> Tensor:
     r"""Column standardisation :math:`(\mathbf{h}_{:,d} - \mu_d) / \sigma_d`, times ``scale``,
-    with the population standard deviation (so each column has mean 0 and mean square 1
-    before scaling), ``eps`` added to the variance. Shape ``[N, D] -> [N, D]``;
+    ``eps`` added to the variance. :math:`\sigma_d` is the population standard deviation
+    (each column gets mean 0 and mean square 1 before scaling), or with ``unbiased=True`` the
+    sample one (denominator ``N - 1``, as ``torch.std``). Shape ``[N, D] -> [N, D]``;
     differentiable, with a closed-form backward pass."""
-    return _StandardizeColumns.apply(h, float(eps), float(scale))
+    return _StandardizeColumns.apply(h, float(eps), float(scale), int(bool(unbiased)))
 
 
 def _generators_of(transform: Any) -> List[torch.Generator]:

@@ -13,7 +13,7 @@ from pyagc.utils.validation import ConfigError
 
 from _two_view_helpers import make, train_and_score
 
-# Two columns with mean 0, population variance 1 and no correlation: whitened.
+# Two columns with mean 0, equal variance and no correlation: whitened.
 WHITE = torch.tensor([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
 
 
@@ -22,24 +22,27 @@ def _model(lam=1e-3):
 
 
 def _hand_standardise(h):
+    # The authors' standardisation: sample standard deviation (N - 1), then / sqrt(N).
     n = len(h)
     cols = list(zip(*h))
     out = []
     for col in cols:
         mu = sum(col) / n
-        sd = math.sqrt(sum((v - mu) ** 2 for v in col) / n)
+        sd = math.sqrt(sum((v - mu) ** 2 for v in col) / (n - 1))
         out.append([(v - mu) / sd / math.sqrt(n) for v in col])
     return [list(r) for r in zip(*out)]
 
 
-def test_decorrelation_is_zero_for_whitened_embeddings_and_invariance_for_equal_views():
+def test_decorrelation_is_constant_for_whitened_embeddings_and_invariance_for_equal_views():
+    # Z^T Z = (N - 1) / N I for uncorrelated columns: dec is the constant 2 D / N^2.
+    n, d = WHITE.shape
     out = _model().objective(WHITE, WHITE.clone())
-    assert out.components["dec"] == pytest.approx(0.0, abs=1e-6)
+    assert out.components["dec"] == pytest.approx(2 * d / n ** 2, abs=1e-6)
     assert out.components["inv"] == pytest.approx(0.0, abs=1e-12)
     # Scale and shift do not matter: the columns are standardised.
     out = _model().objective(3 * WHITE + 5, WHITE)
-    assert out.components["dec"] == pytest.approx(0.0, abs=1e-5)
-    assert float(out.total) == pytest.approx(0.0, abs=1e-5)
+    assert out.components["dec"] == pytest.approx(2 * d / n ** 2, abs=1e-5)
+    assert float(out.total) == pytest.approx(1e-3 * 2 * d / n ** 2, abs=1e-5)
 
 
 def test_loss_matches_a_hand_computation():
@@ -58,9 +61,9 @@ def test_loss_matches_a_hand_computation():
     assert out.components["dec"] == pytest.approx(dec(z1) + dec(z2), rel=1e-5)
     # The total weights the invariance by 1/2, as the authors' code (-tr(Z1^T Z2) + D) does.
     assert float(out.total) == pytest.approx(inv / 2 + lam * (dec(z1) + dec(z2)), rel=1e-5)
-    # The invariance term is 2 D - 2 tr(Z1^T Z2).
+    # The invariance term is tr(Z1^T Z1) + tr(Z2^T Z2) - 2 tr(Z1^T Z2), tr(Zk^T Zk) = D (N-1)/N.
     trace = sum(a * b for r1, r2 in zip(z1, z2) for a, b in zip(r1, r2))
-    assert inv == pytest.approx(4 - 2 * trace)
+    assert inv == pytest.approx(2 * 2 * 2 / 3 - 2 * trace)
 
 
 def test_analytic_gradients_are_exact():
@@ -69,10 +72,12 @@ def test_analytic_gradients_are_exact():
     h2 = torch.randn(7, 3, dtype=torch.double, requires_grad=True)
     model = _model(lam=0.3)
     assert torch.autograd.gradcheck(lambda a, b: model.objective(a, b).total, (h1, h2))
-    assert torch.autograd.gradcheck(lambda a: standardize_columns(a, 1e-3, 0.7), (h1,))
+    for unbiased in (False, True):
+        assert torch.autograd.gradcheck(
+            lambda a: standardize_columns(a, 1e-3, 0.7, unbiased=unbiased), (h1,))
 
     def reference(a, b):  # the formula with plain autograd
-        z = [(v - v.mean(0)) / v.std(0, unbiased=False) / math.sqrt(7) for v in (a, b)]
+        z = [(v - v.mean(0)) / v.std(0) / math.sqrt(7) for v in (a, b)]
         eye = torch.eye(3, dtype=torch.double)
         dec = sum(((w.t() @ w - eye) ** 2).sum() for w in z)
         return 0.5 * ((z[0] - z[1]) ** 2).sum() + 0.3 * dec
