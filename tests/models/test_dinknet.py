@@ -50,6 +50,20 @@ def test_losses_and_components(easy):
     assert set(no_disc.components) == {"dilation", "shrink"}
 
 
+def test_discrimination_score_is_the_mean_or_the_sum_of_the_projection():
+    model = _model()
+    h = torch.randn(5, 32)
+    by_hand = model.projector(h).sum(dim=-1)
+    assert torch.allclose(model.discriminate(h), by_hand / 32, atol=1e-6)
+    model.score = "sum"
+    assert torch.allclose(model.discriminate(h), by_hand, atol=1e-5)
+    mlp = _model(score="sum")
+    mlp.projector = make_projector(32, num_layers=2)
+    assert torch.allclose(mlp.discriminate(h), mlp.projector(h).sum(dim=-1))
+    with pytest.raises(ValueError, match="score"):
+        _model(score="max")
+
+
 def test_default_corruption_is_seeded_and_a_custom_one_is_used(easy):
     a, b = _model(seed=1), _model(seed=1)
     assert torch.equal(a.pretrain_loss(easy.x, easy.edge_index),
