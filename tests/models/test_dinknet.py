@@ -29,7 +29,7 @@ def test_yaml_has_two_stages_and_builds_the_projector(easy):
     assert stages[1]["init_clusters"] and stages[1]["lr"] == 0.001
     model = DinkNet.from_config(config["model"], easy, 3, seed=0)
     assert isinstance(model.projector, torch.nn.Linear) and model.projector.in_features == 512
-    assert model.alpha == 1e-10
+    assert model.alpha == 10.0 and stages[0]["lr"] == 0.01
     deep = DinkNet.from_config({**config["model"], "projector": {"num_layers": 2}}, easy, 3)
     assert len(deep.projector.lins) == 2
 
