@@ -22,7 +22,8 @@ def test_shrink_loss_is_zero_when_every_node_sits_on_its_centre():
     z = centers[torch.tensor([0, 2, 1, 1, 0])]
     assert float(shrink_loss(z, centers)) == pytest.approx(0.0, abs=1e-6)
     moved = z + torch.tensor([0.5, 0.0])
-    assert float(shrink_loss(moved, centers)) == pytest.approx(0.25, rel=1e-5)
+    # 0.25 in each of the three clusters, summed over them.
+    assert float(shrink_loss(moved, centers)) == pytest.approx(0.75, rel=1e-5)
 
 
 def test_head_losses_gradients_and_clustering():
@@ -85,7 +86,35 @@ def test_shrink_loss_weights_every_cluster_alike():
     centers = torch.tensor([[0.0, 0.0], [10.0, 0.0]])
     # 9 nodes at distance 1 from centre 0, one node at distance 2 from centre 1.
     z = torch.cat([torch.tensor([[1.0, 0.0]]).repeat(9, 1), torch.tensor([[10.0, 2.0]])])
-    assert float(shrink_loss(z, centers)) == pytest.approx((1.0 + 4.0) / 2)
+    assert float(shrink_loss(z, centers)) == pytest.approx(1.0 + 4.0)
+    # A batch that misses a cluster keeps the scale: K times the mean of the clusters seen.
+    assert float(shrink_loss(z[:9], centers)) == pytest.approx(2 * 1.0)
+
+
+def test_free_centres_settle_between_their_nodes_and_the_wall():
+    # Five clusters of unit vectors; free centres (no max_norm) under dilation + shrink. The
+    # summed shrink pulls each centre by 2 (c - m) against the push 4 / (K - 1) (c - c_mean):
+    # they settle and keep their nodes. Averaged over the clusters (the pull / K) they fly off.
+    g = torch.Generator().manual_seed(1)
+    d, sizes = 8, torch.tensor([40, 30, 30, 20, 20])
+    y = torch.arange(5).repeat_interleave(sizes)
+    z = torch.nn.functional.normalize(torch.eye(5, d)[y] + 0.2 * torch.randn(140, d, generator=g),
+                                      dim=1)
+    means = torch.stack([z[y == k].mean(0) for k in range(5)])
+    norms = []
+    for scale in (1.0, 1.0 / 5):
+        head = DinkClusterHead(5, d, max_norm=None)
+        head.reset_cluster_centers(means)
+        opt = torch.optim.Adam(head.parameters(), lr=0.01)
+        for _ in range(1000):
+            dilation, shrink = head(z)
+            opt.zero_grad()
+            (dilation + scale * shrink).backward()
+            opt.step()
+        norms.append(float(head.cluster_centers.norm(dim=1).max()))
+        if scale == 1.0:
+            assert torch.equal(head.cluster(z), y)
+    assert norms[0] < 2.0 < 10.0 < norms[1]
 
 
 def test_centres_stay_in_the_unit_ball_and_the_losses_stay_bounded():

@@ -201,6 +201,38 @@ def test_only_gcn_converts_its_inputs(gnn_type):
         create_tuned_gnn("gcn", 40, 8, 2, sparse_inputs="always")
 
 
+@pytest.mark.parametrize("kw", [dict(), dict(heads=4), dict(heads=2, concat=False),
+                                dict(heads=2, attn_dropout=0.3), dict(add_self_loops=False),
+                                dict(negative_slope=0.1, norm="layer_norm", residual=True)])
+def test_gat_sparse_aggregation_equals_pyg_message_passing(kw):
+    torch.manual_seed(9)
+    x, ei = bag_of_words_graph()
+    # A self-loop and a repeated edge, which GATConv drops / keeps.
+    ei = torch.cat([ei, torch.tensor([[3, 4], [3, 5]]), ei[:, :1]], dim=1)
+    auto = create_tuned_gnn("gat", 40, 8, 2, act="elu", **kw)
+    off = create_tuned_gnn("gat", 40, 8, 2, act="elu", sparse_inputs="off", **kw)
+    off.load_state_dict(auto.state_dict())
+    for x_in in (x, x.to_sparse_csr()):
+        grads = []
+        for enc in (auto, off):
+            enc.zero_grad()
+            torch.manual_seed(1)                  # the same attention-dropout draw
+            out = enc(x_in, ei)
+            (out.sin()).sum().backward()
+            grads.append([p.grad for p in enc.parameters()])
+            if enc is auto:
+                first = out.detach()
+        assert torch.allclose(first, out.detach(), atol=1e-5)
+        for g_auto, g_off in zip(*grads):
+            assert torch.allclose(g_auto, g_off, atol=1e-5)
+    # Sorted once per graph: a second pass reuses the pattern, a new graph gets its own.
+    pattern = auto._graph._value
+    auto(x, ei)
+    assert auto._graph._value is pattern
+    auto(x, ei[:, :-3].clone())
+    assert auto._graph._value is not pattern
+
+
 @pytest.mark.parametrize("gnn_type,kw", [("gcn", dict(sparse_inputs="auto")),
                                          ("gcn", dict(sparse_inputs="off", residual=True)),
                                          ("gcn", dict(pre_linear=True)), ("sage", dict())])

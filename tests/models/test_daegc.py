@@ -50,6 +50,34 @@ def test_losses_and_components(easy):
     assert torch.allclose(z.norm(dim=1), torch.ones(300), atol=1e-5)       # normalize=True
 
 
+def test_reconstruction_is_the_inner_product_decoders_cross_entropy(easy):
+    import torch.nn.functional as F
+    model = _model()
+    z = model.embed(easy.x, easy.edge_index).detach().requires_grad_()
+    ei = easy.edge_index
+    neg = torch.randint(0, 300, (2, 500), generator=torch.Generator().manual_seed(0))
+    loss = model.recon_loss(z, ei, neg)
+    (grad,) = torch.autograd.grad(loss, z)
+    z2 = z.detach().clone().requires_grad_()
+    dec = model.decoder                    # PyG's InnerProductDecoder, pair by pair
+    expected = (F.softplus(-dec(z2, ei, sigmoid=False)).mean()
+                + F.softplus(dec(z2, neg, sigmoid=False)).mean())
+    (expected_grad,) = torch.autograd.grad(expected, z2)
+    assert float(loss) == pytest.approx(float(expected), rel=1e-6)
+    assert torch.allclose(grad, expected_grad, atol=1e-6)
+    # A user's decoder is called as given.
+    calls = []
+
+    class Decoder(torch.nn.Module):
+        def forward(self, z, edge_index, sigmoid=True):
+            calls.append(edge_index.size(1))
+            return (z[edge_index[0]] * z[edge_index[1]]).sum(-1)
+
+    custom = _model(decoder=Decoder())
+    assert float(custom.recon_loss(z, ei, neg)) == pytest.approx(float(expected), rel=1e-6)
+    assert calls == [ei.size(1), 500]
+
+
 def test_target_is_refreshed_every_update_interval_epochs(easy):
     model = _model(update_interval=3)
     model.initialize_cluster_centers(easy, num_layers=2, verbose=False)

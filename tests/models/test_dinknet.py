@@ -29,7 +29,7 @@ def test_yaml_has_two_stages_and_builds_the_projector(easy):
     assert stages[1]["init_clusters"] and stages[1]["lr"] == 0.001
     model = DinkNet.from_config(config["model"], easy, 3, seed=0)
     assert isinstance(model.projector, torch.nn.Linear) and model.projector.in_features == 512
-    assert model.alpha == 1e-10
+    assert model.alpha == 10.0 and stages[0]["lr"] == 0.01
     deep = DinkNet.from_config({**config["model"], "projector": {"num_layers": 2}}, easy, 3)
     assert len(deep.projector.lins) == 2
 
@@ -48,6 +48,20 @@ def test_losses_and_components(easy):
     assert torch.allclose(z.norm(dim=1), torch.ones(300), atol=1e-5)
     no_disc = _model(alpha=0.0).loss(easy.x, easy.edge_index)
     assert set(no_disc.components) == {"dilation", "shrink"}
+
+
+def test_discrimination_score_is_the_mean_or_the_sum_of_the_projection():
+    model = _model()
+    h = torch.randn(5, 32)
+    by_hand = model.projector(h).sum(dim=-1)
+    assert torch.allclose(model.discriminate(h), by_hand / 32, atol=1e-6)
+    model.score = "sum"
+    assert torch.allclose(model.discriminate(h), by_hand, atol=1e-5)
+    mlp = _model(score="sum")
+    mlp.projector = make_projector(32, num_layers=2)
+    assert torch.allclose(mlp.discriminate(h), mlp.projector(h).sum(dim=-1))
+    with pytest.raises(ValueError, match="score"):
+        _model(score="max")
 
 
 def test_default_corruption_is_seeded_and_a_custom_one_is_used(easy):

@@ -2,7 +2,10 @@ import torch
 from torch_geometric.utils import to_undirected
 
 from pyagc.encoders import create_tuned_gnn
-from pyagc.ops.sparse import csr_matmul, transpose_csr
+import pytest
+
+from pyagc.ops.sparse import (csr_matmul, csr_pattern, pattern_sddmm, pattern_spmm,
+                              transpose_csr)
 
 
 def test_csr_matmul_gradient_goes_through_the_given_transpose():
@@ -35,3 +38,49 @@ def test_gcn_on_csr_inputs_has_the_dense_gradients():
             (enc(x, ei) ** 2).sum().backward()
         for (name, p), q in zip(auto.named_parameters(), off.parameters()):
             assert torch.allclose(p.grad, q.grad, atol=1e-5), name
+
+
+def _pairs(generator):
+    # Unsorted pairs of a [6, 4] matrix, one of them twice.
+    row = torch.tensor([5, 0, 3, 0, 2, 5, 1, 3])
+    col = torch.tensor([1, 3, 0, 2, 2, 1, 0, 3])
+    return row, col
+
+
+def test_pattern_spmm_is_the_weighted_sum_over_the_pairs_with_both_gradients():
+    g = torch.Generator().manual_seed(1)
+    row, col = _pairs(g)
+    pattern = csr_pattern(row, col, 6, 4)
+    values = torch.randn(row.numel(), generator=g, dtype=torch.double, requires_grad=True)
+    dense = torch.randn(4, 3, generator=g, dtype=torch.double, requires_grad=True)
+    out = pattern_spmm(pattern, values[pattern.order], dense)
+    # By hand: out[r] = sum over the pairs (r, c) of value * dense[c] (the repeat counts twice).
+    expected = torch.zeros(6, 3, dtype=torch.double)
+    for e in range(row.numel()):
+        expected[row[e]] += values[e].detach() * dense[col[e]].detach()
+    assert torch.allclose(out, expected)
+    torch.autograd.gradcheck(lambda v, d: pattern_spmm(pattern, v[pattern.order], d),
+                             (values, dense))
+
+
+def test_pattern_sddmm_gives_the_pair_dot_products_in_input_order_with_both_gradients():
+    g = torch.Generator().manual_seed(2)
+    row, col = _pairs(g)
+    pattern = csr_pattern(row, col, 6, 4)
+    a = torch.randn(6, 5, generator=g, dtype=torch.double, requires_grad=True)
+    b = torch.randn(4, 5, generator=g, dtype=torch.double, requires_grad=True)
+    out = pattern_sddmm(pattern, a, b)
+    assert torch.allclose(out, (a[row] * b[col]).sum(-1))
+    torch.autograd.gradcheck(lambda x, y: pattern_sddmm(pattern, x, y), (a, b))
+    # The transpose: pattern.matrix_t is the transposed matrix.
+    vals = torch.arange(1.0, row.numel() + 1, dtype=torch.double)
+    assert torch.equal(pattern.matrix_t(vals).to_dense(), pattern.matrix(vals).to_dense().t())
+
+
+def test_csr_pattern_checks_its_pairs():
+    with pytest.raises(ValueError, match="out of range"):
+        csr_pattern(torch.tensor([0, 6]), torch.tensor([0, 1]), 6, 4)
+    with pytest.raises(ValueError, match="same length"):
+        csr_pattern(torch.tensor([0, 1]), torch.tensor([0]), 6, 4)
+    empty = csr_pattern(torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long), 3, 3)
+    assert torch.equal(pattern_spmm(empty, torch.zeros(0), torch.ones(3, 2)), torch.zeros(3, 2))
