@@ -13,7 +13,10 @@ One thread by default (the machine is shared).
     python benchmarks/bench_s3gc_scale.py                 # 1M nodes, 3 batches
     python benchmarks/bench_s3gc_scale.py --num-nodes 100000 --batches 0
 
-Measured (``--batch-size 4096 --batches 1``, 1M nodes / 10M edges, one thread, the 2 cores
+Measured with the earlier loss (in-batch negative pool, no node table; not re-measured since
+the class follows the public S3GC code: own uniform negatives per window, an ``[N, H]`` node
+table updated densely by the documented ``torch.optim.Adam`` loop)
+(``--batch-size 4096 --batches 1``, 1M nodes / 10M edges, one thread, the 2 cores
 shared with ~15 other runnable processes, so wall seconds are ~15x the CPU seconds):
 precompute_features 6.2 CPU s (95 s wall); one batch 12.1 CPU s (sample 0.1, forward 2.8,
 backward 9.3, Adam step 0.0); one epoch of 245 batches extrapolated from 1: 2972 CPU s

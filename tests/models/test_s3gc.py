@@ -20,8 +20,7 @@ def small():
 
 
 def _model(graph, **kwargs):
-    args = dict(hidden_channels=8, walk_length=4, context_size=3, walks_per_node=2,
-                embedding_scale=0.1, seed=0)
+    args = dict(hidden_channels=8, walk_length=4, context_size=3, walks_per_node=2, seed=0)
     args.update(kwargs)
     model = S3GC(graph.edge_index, graph.num_nodes, graph.num_features, **args)
     model.set_precomputed_features(*precompute_features(graph.x, graph.edge_index,
@@ -79,7 +78,7 @@ def test_diffusion_weights_sum_to_one_and_errors(small):
 
 
 @pytest.mark.parametrize("p,q", [(1.0, 1.0), (0.25, 4.0)])
-def test_positive_windows_follow_edges_and_negatives_start_in_the_batch(small, p, q):
+def test_positive_windows_follow_edges_and_negatives_share_their_anchor(small, p, q):
     model = _model(small, p=p, q=q, num_negative_samples=2)
     batch = torch.tensor([3, 9, 40])
     pos, neg = model.sample(batch)
@@ -89,7 +88,10 @@ def test_positive_windows_follow_edges_and_negatives_start_in_the_batch(small, p
     assert all((a, b) in edges for a, b in zip(pos[:, :-1].reshape(-1).tolist(),
                                                pos[:, 1:].reshape(-1).tolist()))
     assert set(pos[::windows, 0].tolist()) == set(batch.tolist())
-    assert set(neg[:, 0].tolist()) == set(batch.tolist())
+    # Negative window m * P + r belongs to positive window r: same anchor, uniform rest.
+    assert torch.equal(neg[:, 0], pos[:, 0].repeat(2))
+    rest = neg[:, 1:]
+    assert int(rest.min()) >= 0 and int(rest.max()) < 80 and rest.unique().numel() > 20
 
 
 def test_walks_honour_p():
@@ -110,36 +112,31 @@ def test_walks_honour_p():
 
 
 def test_loss_matches_a_hand_computation(small):
-    model = _model(small, tau=0.4, num_negative_samples=1)
+    model = _model(small, tau=0.4, num_negative_samples=2)
     pos_rw, neg_rw, mapping = model.collate(torch.tensor([0, 5, 17, 33]))
     out = model.loss(pos_rw, neg_rw, mapping)
-    assert isinstance(out, LossOutput) and set(out.components) == {"align", "uniform"}
+    assert isinstance(out, LossOutput) and set(out.components) == {"align", "negative"}
     with torch.no_grad():
         z = model.embed(mapping)
-        pos, neg = mapping[pos_rw], mapping[neg_rw]
+        pos, neg = mapping[pos_rw].tolist(), mapping[neg_rw].tolist()
         gid = {int(g): i for i, g in enumerate(mapping)}
-        batch = sorted(set(neg[:, 0].tolist()))
         terms = []
-        for row in pos.tolist():
-            a = row[0]
-            za = z[gid[a]]
-            negs = [za @ z[gid[b]] for b in batch if b != a]
-            for nrow in neg.tolist():
-                if nrow[0] == a:
-                    negs += [za @ z[gid[n]] for n in nrow[1:]]
-            for v in row[1:]:
-                s = za @ z[gid[v]]
-                terms.append(-s / 0.4 + torch.logsumexp(torch.stack([s] + negs) / 0.4, 0))
-        expected = torch.stack(terms).mean()
-    torch.testing.assert_close(out.total.detach(), expected, rtol=1e-4, atol=1e-4)
+        for r, row in enumerate(pos):
+            za = z[gid[row[0]]]
+            num = sum(math.exp(float(za @ z[gid[v]]) / 0.4) for v in row[1:])
+            negs = [n for m in range(2) for n in neg[m * len(pos) + r][1:]]
+            den = num + sum(math.exp(float(za @ z[gid[n]]) / 0.4) for n in negs)
+            terms.append(-num / den)
+        expected = torch.tensor(sum(terms) / len(terms))
+    torch.testing.assert_close(out.total.detach(), expected, rtol=1e-4, atol=1e-5)
     # The same batch in global ids (node_mapping=None) gives the same loss.
-    torch.testing.assert_close(model.loss(pos, neg).total, out.total)
+    torch.testing.assert_close(model.loss(mapping[pos_rw], mapping[neg_rw]).total, out.total)
+    # The loss is the share of the positives: -1 < loss < 0; a window's own negatives only.
+    assert -1.0 < float(out.total) < 0.0
 
 
-def test_gather_path_and_chunked_pool_agree_with_the_dense_path(small, monkeypatch):
+def test_chunked_windows_agree_with_the_one_block_path(small, monkeypatch):
     model = _model(small)
-    with torch.no_grad():
-        model.node_embedding.weight.normal_(0, 0.3)
     batch = model.collate(torch.arange(0, 80, 3))
 
     def loss_and_grad():
@@ -148,14 +145,11 @@ def test_gather_path_and_chunked_pool_agree_with_the_dense_path(small, monkeypat
         out.total.backward()
         return out.total.detach(), model.f.weight.grad.clone()
 
-    dense = loss_and_grad()
-    monkeypatch.setattr(s3gc_module, "_DENSE", 0)
-    gather = loss_and_grad()
-    monkeypatch.setattr(s3gc_module, "_BLOCK", 16)  # one anchor row per recomputed chunk
+    whole = loss_and_grad()
+    monkeypatch.setattr(s3gc_module, "_BLOCK", 4)  # a few windows per recomputed chunk
     chunked = loss_and_grad()
-    for other in (gather, chunked):
-        torch.testing.assert_close(other[0], dense[0])
-        torch.testing.assert_close(other[1], dense[1], rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(chunked[0], whole[0])
+    torch.testing.assert_close(chunked[1], whole[1], rtol=1e-4, atol=1e-6)
 
 
 def test_scale_chooses_the_encoder_and_where_the_table_lives(small, monkeypatch):
@@ -165,13 +159,20 @@ def test_scale_chooses_the_encoder_and_where_the_table_lives(small, monkeypatch)
     assert not medium.keep_embeddings_on_cpu
     large = _model(small, scale="large")
     assert large.keep_embeddings_on_cpu
-    # embedding_scale=0: no [N, H] table; the embedding is the feature part only.
-    bare = _model(small, embedding_scale=0)
+    # embedding_std=0: no [N, H] table; the embedding is the feature part only.
+    bare = _model(small, embedding_std=0)
     assert bare.node_embedding is None
-    assert S3GC(small.edge_index, 80, 5, 8, 3, 3).node_embedding is None  # the default
     assert all(p.numel() < 80 * 8 or p.size(0) != 80 for p in bare.parameters())
-    with_table = _model(small, embedding_scale=0.5)
+    # The default: a table initialised N(0, 1) entry-wise (the authors' release).
+    torch.manual_seed(0)
+    table = S3GC(small.edge_index, 80, 5, 64, 3, 3).node_embedding.weight
+    assert table.shape == (80, 64)
+    assert abs(float(table.mean())) < 0.05 and float(table.std()) == pytest.approx(1.0, abs=0.05)
+    with_table = _model(small, embedding_std=0.5)
+    assert float(with_table.node_embedding.weight.std()) == pytest.approx(0.5, abs=0.1)
     with_table.load_state_dict(bare.state_dict(), strict=False)
+    with torch.no_grad():
+        with_table.node_embedding.weight.zero_()
     torch.testing.assert_close(with_table.embed(), bare.embed())
     with torch.no_grad():
         with_table.node_embedding.weight[3] = 1.0
@@ -198,6 +199,11 @@ def test_errors(small):
         model.set_precomputed_features(torch.zeros(80, 4), torch.zeros(80, 4))
     with pytest.raises(ValueError, match="pos_rw must be"):
         model.loss(torch.zeros(3), torch.zeros(3, 3, dtype=torch.long))
+    pos = torch.tensor([[0, 1, 2], [3, 4, 5]])
+    with pytest.raises(ValueError, match="k negative windows per positive window"):
+        model.loss(pos, torch.tensor([[3, 7, 8], [0, 9, 10]]))  # anchors swapped
+    with pytest.raises(ValueError, match="k negative windows per positive window"):
+        model.loss(pos, torch.tensor([[0, 7, 8]]))  # fewer rows than positive windows
     with pytest.raises(ValueError, match="batch node ids"):
         model.sample([80])
 
