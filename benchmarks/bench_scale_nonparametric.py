@@ -100,9 +100,8 @@ def main():
           f"(peak RSS so far {peak_rss_gb():.2f} GB); clustering...", flush=True)
     start = time.perf_counter()
     z = F.normalize(z, dim=1)
-    sample_size = {"auto": "auto", "none": None}.get(args.sample_size.lower(), None)
-    if args.sample_size.lower() not in ("auto", "none"):
-        sample_size = int(args.sample_size)
+    option = args.sample_size.lower()
+    sample_size = None if option == "none" else option if option == "auto" else int(option)
     pred = KMeansClusterHead(k, n_init=args.n_init, max_iter=args.max_iter, random_state=0,
                              sample_size=sample_size).fit_predict(z)
     t_cluster = time.perf_counter() - start

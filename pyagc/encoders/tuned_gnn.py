@@ -424,17 +424,17 @@ class _PerHopTrim:
 
 
 @contextmanager
-def layerwise_inference(module: Module, batch_size: int = 65536,
+def layerwise_inference(module: Module, batch_size: Optional[int] = 65536,
                         enabled: bool = True) -> Iterator[Module]:
     """Within the block, every :class:`TunedGNN` in ``module`` answers eval-mode forward
     passes without gradients with :meth:`TunedGNN.inference` (layer by layer, targets in
     batches of ``batch_size``), so a model's own ``embed`` on the full graph keeps memory at
     ``O(N * width)`` per layer; training passes are unchanged. ``enabled=False`` makes the
-    block a no-op (for callers that choose at run time)."""
-    check_scalar(batch_size, "batch_size", int, min_val=1)
+    block a no-op (for callers that choose at run time; ``batch_size`` is then unused)."""
     if not enabled:
         yield module
         return
+    check_scalar(batch_size, "batch_size", int, min_val=1)
     encoders = [m for m in module.modules() if isinstance(m, TunedGNN)]
     previous = [m.layerwise_batch_size for m in encoders]
     for encoder in encoders:

@@ -329,7 +329,7 @@ def run_once(method: Union[str, Type[BaseModel]], data: Data, config: Dict[str, 
     if mini_batch and not layerwise:
         loader = neighbor_loader(data, model.num_hops, train_cfg["inference_fan_out"],
                                  train_cfg["inference_batch_size"], shuffle=False, seed=seed)
-    with layerwise_inference(model, train_cfg["layerwise_batch_size"] or 1, enabled=layerwise):
+    with layerwise_inference(model, train_cfg["layerwise_batch_size"], enabled=layerwise):
         embedding = model.infer_embedding(data, loader, verbose=verbose).detach().cpu()
         labels = model.predict(data, embedding, loader)
     _sync(device)

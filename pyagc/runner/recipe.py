@@ -206,7 +206,7 @@ def _init_clusters(model, data: Data, config: Dict[str, Any], mini_batch: bool,
     layerwise = mini_batch and uses_layerwise_inference(train_cfg)
     train_idx = torch.arange(data.num_nodes) if mini_batch and not layerwise else None
     fan_out = train_cfg["inference_fan_out"]
-    with layerwise_inference(model, train_cfg["layerwise_batch_size"] or 1, enabled=layerwise):
+    with layerwise_inference(model, train_cfg["layerwise_batch_size"], enabled=layerwise):
         model.initialize_cluster_centers(data, num_layers=model.num_hops, train_idx=train_idx,
                                          batch_size=train_cfg["inference_batch_size"],
                                          fan_out=fan_out if isinstance(fan_out, int) else -1,
