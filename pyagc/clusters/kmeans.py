@@ -73,9 +73,13 @@ class TorchKMeans:
 
     **Large inputs.** Above ``sample_size`` points (``'auto'``: ``max(1024 k, 50000)``) the
     ``n_init`` seeded restarts run on a uniform sample of that many points, the lowest-inertia
-    one is kept, and Lloyd then refines it on all points (``max_iter``, ``tol`` as above), so
-    restarts cost ``n_init`` passes over the sample, not over ``N`` (the way FAISS trains on a
-    few hundred points per centroid). Inputs of at most ``sample_size`` points, and
+    one is kept, and Lloyd then refines it on all points. The refinement also stops once a
+    full pass lowers the inertia by less than ``refine_tol`` of its value: on overlapping
+    clusters the centre shift can stay above ``tol`` for hundreds of passes while the inertia
+    has long stopped moving (2.4M Products-like points: 300 passes, 850 s, for 0.4 % of
+    inertia; ``refine_tol=1e-4`` stops after ~12 passes 0.2 % above that). So restarts cost
+    ``n_init`` passes over the sample, not over ``N`` (the way FAISS trains on a few hundred
+    points per centroid), and the refinement a few passes over ``N``. Inputs of at most ``sample_size`` points, and
     ``sample_size=None``, run every restart on all points, exactly as before. Measured against
     scikit-learn's ``KMeans(n_init=10)`` in ``benchmarks/bench_kmeans.py``.
 
@@ -92,6 +96,9 @@ class TorchKMeans:
         metric: ``'euclidean'``, or ``'cosine'`` (rows are L2-normalised first).
         sample_size: points the restarts run on for large inputs: ``'auto'``, an integer
             ``>= n_clusters``, or ``None`` (always all points).
+        refine_tol: the refinement on all points after sampled restarts stops when a pass
+            lowers the inertia by less than this fraction (``0`` keeps only the ``tol`` and
+            ``max_iter`` stops). Unused when the restarts run on all points.
 
     Attributes (after :meth:`fit`): ``cluster_centers_ [k, d]``, ``labels_ [N]``,
     ``inertia_``, ``n_iter_``.
@@ -106,7 +113,8 @@ class TorchKMeans:
     def __init__(self, metric: str = "euclidean", init: Union[str, Tensor] = "k-means++",
                  random_state: Optional[int] = None, n_clusters: int = 8, n_init: int = 10,
                  max_iter: int = 300, tol: float = 1e-4, distributed: bool = False,
-                 verbose: bool = False, sample_size: Union[int, str, None] = "auto") -> None:
+                 verbose: bool = False, sample_size: Union[int, str, None] = "auto",
+                 refine_tol: float = 1e-4) -> None:
         if metric not in ("euclidean", "cosine"):
             raise ValueError(f"metric must be 'euclidean' or 'cosine', got {metric!r}.")
         if isinstance(init, str) and init not in ("k-means++", "random"):
@@ -114,6 +122,7 @@ class TorchKMeans:
         n_clusters, n_init, max_iter = check_kmeans_params(n_clusters, n_init, max_iter,
                                                            random_state)
         check_scalar(tol, "tol", numbers.Real, min_val=0)
+        check_scalar(refine_tol, "refine_tol", numbers.Real, min_val=0, max_val=1)
         if distributed:
             raise NotImplementedError("Distributed KMeans is not available; run on one device.")
         self.metric = metric
@@ -125,6 +134,7 @@ class TorchKMeans:
         self.tol = float(tol)
         self.verbose = verbose
         self.sample_size = resolve_sample_size(sample_size, n_clusters)
+        self.refine_tol = float(refine_tol)
         self.cluster_centers_: Optional[Tensor] = None
 
     # ------------------------------------------------------------------ public API
@@ -152,7 +162,7 @@ class TorchKMeans:
             if best is None or inertia < best[2]:
                 best = (centers, labels, inertia, n_iter)
         if sampled:
-            best = self._lloyd(X, x_sq, best[0], tol, chunk)
+            best = self._lloyd(X, x_sq, best[0], tol, chunk, rel_inertia_tol=self.refine_tol)
         self.cluster_centers_, self.labels_, self.inertia_, self.n_iter_ = best
         return self
 
@@ -230,12 +240,20 @@ class TorchKMeans:
         out += x_sq.unsqueeze(1)
         return out.clamp_(min=0)
 
-    def _lloyd(self, X: Tensor, x_sq: Tensor, centers: Tensor, tol: float, chunk: int):
+    def _lloyd(self, X: Tensor, x_sq: Tensor, centers: Tensor, tol: float, chunk: int,
+               rel_inertia_tol: float = 0.0):
         k = self.n_clusters
         labels = None
         n_iter = 0
+        last_inertia = None
         for n_iter in range(1, self.max_iter + 1):
             new_labels, dists = _assign(X, centers, x_sq, chunk)
+            if rel_inertia_tol > 0:
+                # Inertia of the current centres; each Lloyd pass can only lower it.
+                inertia = float(dists.double().sum())
+                if last_inertia is not None and last_inertia - inertia <= rel_inertia_tol * inertia:
+                    return centers, new_labels, inertia, n_iter
+                last_inertia = inertia
             counts = torch.bincount(new_labels, minlength=k)
             sums = torch.zeros_like(centers).index_add_(0, new_labels, X)
             new_centers = sums / counts.clamp(min=1).unsqueeze(1).to(X.dtype)

@@ -1,6 +1,7 @@
 """KMeans as a (non-trainable) cluster head for decoupled methods."""
 from __future__ import annotations
 
+import numbers
 from typing import Optional, Union
 
 import torch
@@ -8,7 +9,7 @@ from torch import Tensor
 
 from pyagc.clusters.base import BaseClusterHead
 from pyagc.clusters.kmeans import TorchKMeans, check_kmeans_params, resolve_sample_size
-from pyagc.utils.validation import check_features
+from pyagc.utils.validation import check_features, check_scalar
 
 
 class KMeansClusterHead(BaseClusterHead):
@@ -25,6 +26,9 @@ class KMeansClusterHead(BaseClusterHead):
         sample_size: torch backend: above this many points the restarts run on a sample and
             Lloyd refines on all points (``'auto'``, an integer or ``None``; see
             :class:`TorchKMeans`). scikit-learn always restarts on all points.
+        refine_tol: torch backend, sampled restarts only: the refinement on all points stops
+            when a pass lowers the inertia by less than this fraction (see
+            :class:`TorchKMeans`).
 
     Raises:
         ScalarTypeError: ``n_clusters``, ``n_init``, ``max_iter`` or ``random_state`` is not an
@@ -35,7 +39,8 @@ class KMeansClusterHead(BaseClusterHead):
 
     def __init__(self, n_clusters: int, backend: str = "torch", n_init: int = 10,
                  max_iter: int = 300, random_state: Optional[int] = None,
-                 verbose: bool = False, sample_size: Union[int, str, None] = "auto") -> None:
+                 verbose: bool = False, sample_size: Union[int, str, None] = "auto",
+                 refine_tol: float = 1e-4) -> None:
         super().__init__()
         if backend not in ("torch", "sklearn"):
             raise ValueError(f"backend must be 'torch' or 'sklearn', got {backend!r}.")
@@ -46,6 +51,8 @@ class KMeansClusterHead(BaseClusterHead):
         self.verbose = bool(verbose)
         resolve_sample_size(sample_size, self.n_clusters)  # checked here, used in fit_predict
         self.sample_size = sample_size
+        check_scalar(refine_tol, "refine_tol", numbers.Real, min_val=0, max_val=1)
+        self.refine_tol = float(refine_tol)
         self.cluster_centers_: Optional[Tensor] = None
         self.inertia_: Optional[float] = None
         self._kmeans = None
@@ -55,7 +62,8 @@ class KMeansClusterHead(BaseClusterHead):
         if self.backend == "torch":
             km = TorchKMeans(n_clusters=self.n_clusters, n_init=self.n_init,
                              max_iter=self.max_iter, random_state=self.random_state,
-                             verbose=self.verbose, sample_size=self.sample_size)
+                             verbose=self.verbose, sample_size=self.sample_size,
+                             refine_tol=self.refine_tol)
             labels = km.fit_predict(z)
             self.cluster_centers_, self.inertia_ = km.cluster_centers_, km.inertia_
         else:

@@ -66,6 +66,8 @@ BASE_CONFIG: Dict[str, Any] = {
         # Torch backend: above this many points the restarts run on a sample and Lloyd then
         # refines on all points ('auto': max(1024 k, 50000); null: restarts on all points).
         "sample_size": "auto",
+        # ... and that refinement stops once a pass lowers the inertia by less than this share.
+        "refine_tol": 1e-4,
         "normalize_embeddings": True,
     },
     "data": {
@@ -433,6 +435,7 @@ def _check_values(config: Dict[str, Any]) -> None:
                                         or size < 1):
         raise ConfigError(f"cluster.sample_size must be 'auto', null or an integer >= 1, got "
                           f"{size!r}.")
+    _require(cluster["refine_tol"], "cluster.refine_tol", (int, float), min_val=0, max_val=1)
     if not isinstance(config["data"].get("normalize_features"), bool):
         raise ConfigError(f"data.normalize_features must be true or false, got "
                           f"{config['data'].get('normalize_features')!r}.")

@@ -211,7 +211,8 @@ def cluster_embedding(z: Tensor, n_clusters: int, cluster_cfg: Dict[str, Any], s
     head = KMeansClusterHead(n_clusters, backend=cluster_cfg["backend"],
                              n_init=cluster_cfg["n_init"], max_iter=cluster_cfg["max_iter"],
                              random_state=seed, verbose=verbose,
-                             sample_size=cluster_cfg.get("sample_size", "auto"))
+                             sample_size=cluster_cfg.get("sample_size", "auto"),
+                             refine_tol=cluster_cfg.get("refine_tol", 1e-4))
     return head.fit_predict(z).cpu()
 
 

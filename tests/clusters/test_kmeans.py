@@ -48,7 +48,8 @@ def test_small_inputs_run_every_restart_on_all_points():
 
 def test_large_inputs_restart_on_a_sample_and_refine_on_all_points():
     X, _ = blobs(n=6000, k=12, d=16, spread=4.0, seed=5)
-    km = TorchKMeans(n_clusters=12, n_init=5, random_state=0, sample_size=600).fit(X)
+    km = TorchKMeans(n_clusters=12, n_init=5, random_state=0, sample_size=600,
+                     refine_tol=0).fit(X)
     ref = KMeans(12, n_init=5, random_state=0).fit(X.double().numpy())
     assert km.inertia_ <= ref.inertia_ * 1.01
     # The refinement ran on all points: the labels are the nearest centres of every row, and
@@ -56,8 +57,29 @@ def test_large_inputs_restart_on_a_sample_and_refine_on_all_points():
     assert torch.equal(km.labels_, torch.cdist(X, km.cluster_centers_).argmin(1))
     means = torch.stack([X[km.labels_ == c].mean(0) for c in range(12)])
     assert torch.allclose(km.cluster_centers_, means, atol=1e-3)
-    again = TorchKMeans(n_clusters=12, n_init=5, random_state=0, sample_size=600).fit(X)
+    again = TorchKMeans(n_clusters=12, n_init=5, random_state=0, sample_size=600,
+                        refine_tol=0).fit(X)
     assert torch.equal(again.labels_, km.labels_)
+
+
+def test_refinement_stops_when_the_inertia_stops_moving():
+    # Heavily overlapping clusters: Lloyd on all points creeps on for many passes.
+    X, _ = blobs(n=8000, k=20, d=10, spread=6.0, seed=6)
+    full = TorchKMeans(n_clusters=20, n_init=3, random_state=0, sample_size=800,
+                       refine_tol=0).fit(X)
+    quick = TorchKMeans(n_clusters=20, n_init=3, random_state=0, sample_size=800,
+                        refine_tol=1e-4).fit(X)
+    assert quick.n_iter_ < full.n_iter_ * 0.6
+    assert quick.inertia_ <= full.inertia_ * 1.001
+    # The reported inertia and labels belong to the returned centres.
+    assert torch.equal(quick.labels_, torch.cdist(X, quick.cluster_centers_).argmin(1))
+    direct = ((X - quick.cluster_centers_[quick.labels_]) ** 2).sum().item()
+    assert quick.inertia_ == pytest.approx(direct, rel=1e-4)
+    # Inputs that fit the sample never use the inertia rule: exact as before.
+    small = X[:800]
+    assert torch.equal(
+        TorchKMeans(n_clusters=20, n_init=2, random_state=0, refine_tol=0.5).fit(small).labels_,
+        TorchKMeans(n_clusters=20, n_init=2, random_state=0, refine_tol=0).fit(small).labels_)
 
 
 def test_sample_size_errors():
@@ -65,6 +87,10 @@ def test_sample_size_errors():
         TorchKMeans(n_clusters=4, sample_size="half")
     with pytest.raises(ValueError, match="sample_size"):
         TorchKMeans(n_clusters=4, sample_size=3)
+    with pytest.raises(ValueError, match="refine_tol"):
+        TorchKMeans(n_clusters=4, refine_tol=-0.1)
+    with pytest.raises(ValueError, match="refine_tol"):
+        KMeansClusterHead(n_clusters=4, refine_tol=2)
 
 
 def test_empty_cluster_is_reseeded():

@@ -35,6 +35,7 @@ def test_set_overrides_dotted_bare_nested_and_new_keys():
     ("cluster.backend=gpu", "cluster.backend must be"),
     ("cluster.sample_size=half", "cluster.sample_size must be 'auto', null or an integer"),
     ("cluster.sample_size=0", "cluster.sample_size must be 'auto', null or an integer"),
+    ("cluster.refine_tol=-1", "cluster.refine_tol"),
 ])
 def test_bad_overrides_raise_one_clear_error(item, message):
     with pytest.raises(ConfigError, match=message):
