@@ -102,12 +102,15 @@ class GAE(TrainableModel):
         neg = F.softplus(self.decoder(z, neg_edge_index, sigmoid=False)).mean()
         return pos + neg
 
-    def _batch_pairs(self, batch: Data) -> Tuple[Tensor, Tensor]:
-        """Seed-anchored positive edges and negative pairs of a sampled subgraph."""
+    def _batch_pairs(self, batch: Data, num_src: Optional[int] = None) -> Tuple[Tensor, Tensor]:
+        """Seed-anchored positive edges of a sampled subgraph (into the seeds, from the seeds
+        and hop 1) and as many negative pairs: a seed and one of the first ``num_src`` nodes
+        (default: any node of the subgraph; the batch size: another seed)."""
         edge_index, size = batch.edge_index, int(batch.batch_size)
         pos = edge_index[:, edge_index[1] < size]
         neg = self._negatives(edge_index, batch.num_nodes, num_samples=pos.size(1),
-                              num_dst=size, generator=self._rng(edge_index.device))
+                              num_src=num_src, num_dst=size,
+                              generator=self._rng(edge_index.device))
         return pos, neg
 
     def loss(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None
@@ -116,8 +119,11 @@ class GAE(TrainableModel):
         return self.recon_loss(z, edge_index)
 
     def loss_batch(self, batch: Data) -> Union[Tensor, LossOutput]:
-        z = self.encoder(**self._inputs(batch))
-        pos, neg = self._batch_pairs(batch)
+        # The positive pairs read hop-1 rows, so the encoder keeps the seeds and hop 1 (where
+        # it can trim); the negatives pair two seeds, i.e. two uniformly drawn nodes, as the
+        # full-graph loss's random pairs are.
+        z = self.encoder(**self._inputs(batch), **self._per_hop_inputs(batch, keep_hops=1))
+        pos, neg = self._batch_pairs(batch, num_src=int(batch.batch_size))
         return self.recon_loss(z, pos, neg)
 
 

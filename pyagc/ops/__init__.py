@@ -1,7 +1,8 @@
 """pyagc.ops — shared graph operators: normalised adjacency (sparse CSR), k-hop propagation,
 polynomial graph filters and randomized SVD."""
-from pyagc.ops.adjacency import (adjacency_csr, cached_adjacency_and_degree, csr_to_torch,
-                                 normalize_csr, normalized_adjacency, to_sparse_adjacency)
+from pyagc.ops.adjacency import (adjacency_csr, aggregation_csr, cached_adjacency_and_degree,
+                                 csr_to_torch, normalize_csr, normalized_adjacency,
+                                 to_sparse_adjacency)
 from pyagc.ops.degree import degree
 from pyagc.ops.propagate import polynomial_filter, propagate, spmm
 from pyagc.ops.svd import flip_signs, randomized_svd
@@ -10,7 +11,7 @@ from pyagc.ops.negative_sampling import NegativeSampler, sample_negative_edges
 from pyagc.ops.random import DeviceGenerators
 from pyagc.ops.sparse import csr_matmul, transpose_csr
 
-__all__ = ["adjacency_csr", "csr_to_torch", "normalize_csr", "normalized_adjacency",
+__all__ = ["adjacency_csr", "aggregation_csr", "csr_to_torch", "normalize_csr", "normalized_adjacency",
            "to_sparse_adjacency", "cached_adjacency_and_degree", "degree",
            "propagate", "spmm",
            "polynomial_filter", "randomized_svd", "flip_signs",

@@ -73,18 +73,19 @@ class CSRPattern(NamedTuple):
 
     def matrix(self, values: Tensor) -> Tensor:
         """The ``[n, m]`` CSR matrix with ``values`` (CSR order) at the pattern."""
-        return _csr(self.crow, self.col, values, self.shape)
+        return csr_tensor(self.crow, self.col, values, self.shape)
 
     def matrix_t(self, values: Tensor) -> Tensor:
         """The ``[m, n]`` CSR transpose of :meth:`matrix` ``(values)``."""
-        return _csr(self.crow_t, self.col_t, values[self.perm_t],
+        return csr_tensor(self.crow_t, self.col_t, values[self.perm_t],
                     (self.shape[1], self.shape[0]))
 
 
-def _csr(crow: Tensor, col: Tensor, values: Tensor, shape: Tuple[int, int]) -> Tensor:
+def csr_tensor(crow: Tensor, col: Tensor, values: Tensor, shape: Tuple[int, int]) -> Tensor:
+    """A CSR tensor from valid parts, without torch's beta warning or invariant checks."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # sparse CSR is beta
-        # Valid by construction (csr_pattern), so torch's invariant checks are skipped.
+        # Valid by construction (the callers'), so torch's invariant checks are skipped.
         return torch.sparse_csr_tensor(crow, col, values, shape, check_invariants=False)
 
 

@@ -201,6 +201,59 @@ def test_only_gcn_converts_its_inputs(gnn_type):
         create_tuned_gnn("gcn", 40, 8, 2, sparse_inputs="always")
 
 
+@pytest.mark.parametrize("kw", [dict(), dict(aggr="sum", residual=True),
+                                dict(root_weight=False, norm="batch_norm"),
+                                dict(aggr="max"), dict(project=True)])
+def test_sage_csr_aggregation_equals_pyg_message_passing(kw):
+    torch.manual_seed(4)
+    x, ei = small_graph()
+    ei = torch.cat([ei, ei[:, :3]], dim=1)           # repeated edges count twice, as in PyG
+    x = torch.randn(x.size(0), 12)
+    auto = create_tuned_gnn("sage", 12, 16, 2, **kw)
+    off = create_tuned_gnn("sage", 12, 16, 2, sparse_inputs="off", **kw)
+    off.load_state_dict(auto.state_dict())
+    grads, outs = [], []
+    for enc in (auto, off):
+        x_in = x.clone().requires_grad_()
+        out = enc(x_in, ei)
+        out.sin().sum().backward()
+        outs.append(out.detach())
+        grads.append([x_in.grad] + [p.grad for p in enc.parameters()])
+    assert torch.allclose(outs[0], outs[1], atol=1e-5)
+    for g_auto, g_off in zip(*grads):
+        assert torch.allclose(g_auto, g_off, atol=1e-5)
+    # Full-batch training builds the aggregation matrix once for both layers and every epoch.
+    if kw.get("aggr", "mean") in ("mean", "sum") and not kw.get("project"):
+        built = auto._aggregation._value
+        auto(x, ei)
+        assert auto._aggregation._value is built
+
+
+def test_gcn_aggregating_before_transforming_gives_the_same_output_and_gradients():
+    # Dense 6-wide features into 32-wide layers: (A X) W is cheaper than A (X W), so the CSR
+    # path aggregates first; PyG's GCNConv ('off') transforms first.
+    torch.manual_seed(3)
+    x, ei = small_graph()
+    x = torch.randn(x.size(0), 6)
+    auto = create_tuned_gnn("gcn", 6, 32, 2, residual=True)
+    off = create_tuned_gnn("gcn", 6, 32, 2, residual=True, sparse_inputs="off")
+    off.load_state_dict(auto.state_dict())
+    calls = []
+    original = auto.convs[0].lin.forward
+    auto.convs[0].lin.forward = lambda h: calls.append(torch.equal(h, x)) or original(h)
+    grads = []
+    for enc in (auto, off):
+        out = enc(x, ei)
+        out.sin().sum().backward()
+        grads.append([p.grad for p in enc.parameters()])
+        if enc is auto:
+            first = out.detach()
+    assert calls == [False]                          # the first Linear saw A_hat X, not X
+    assert torch.allclose(first, out.detach(), atol=1e-5)
+    for g_auto, g_off in zip(*grads):
+        assert torch.allclose(g_auto, g_off, atol=1e-5)
+
+
 @pytest.mark.parametrize("kw", [dict(), dict(heads=4), dict(heads=2, concat=False),
                                 dict(heads=2, attn_dropout=0.3), dict(add_self_loops=False),
                                 dict(negative_slope=0.1, norm="layer_norm", residual=True)])
@@ -347,9 +400,9 @@ def test_per_hop_trimming_keeps_the_needed_rows_exact(gnn_type, kw):
     for keep_hops in (0, 1):
         out = enc(batch.x, batch.edge_index, keep_hops=keep_hops, **hops)
         rows = sum(batch.num_sampled_nodes[:keep_hops + 1])
-        # PyG's layout: the rows of the last layer's inputs come back, fewer than N.
-        assert out.size(0) == sum(batch.num_sampled_nodes[:keep_hops + 2]) < full.size(0)
-        assert torch.allclose(out[:rows], full[:rows], atol=1e-5)
+        # Exactly the rows that are exact come back: the seeds and the first keep_hops hops.
+        assert out.size(0) == rows
+        assert torch.allclose(out, full[:rows], atol=1e-5)
     with pytest.raises(ValueError, match="one entry more"):
         enc(batch.x, batch.edge_index, num_sampled_nodes_per_hop=batch.num_sampled_nodes[:-1],
             num_sampled_edges_per_hop=batch.num_sampled_edges)
@@ -369,7 +422,7 @@ def test_dgi_mini_batch_loss_is_unchanged_by_trimming(monkeypatch):
         return model
 
     trimmed = dgi().loss_batch(batch).total
-    assert seen_rows == [sum(batch.num_sampled_nodes[:2])] * 2  # both views were trimmed
+    assert seen_rows == [batch.batch_size] * 2  # both views were trimmed to the seeds
     monkeypatch.setattr(TunedGNN, "supports_per_hop_trimming", False)
     assert torch.allclose(dgi().loss_batch(batch).total, trimmed, atol=1e-6)
     assert seen_rows[2:] == [batch.num_nodes] * 2

@@ -182,3 +182,26 @@ def test_seeded_negatives_and_noise(easy):
 def test_seed_must_be_an_int():
     with pytest.raises(TypeError, match="seed must be an int"):
         GAE(GCN(16, 8, num_layers=1), seed=1.5)
+
+
+def test_mini_batch_loss_trims_to_seeds_and_hop_one():
+    from pyagc.data import make_csbm
+    from pyagc.encoders import create_tuned_gnn
+    graph = make_csbm(2000, 4, avg_degree=8, num_features=24, seed=0)
+    batch = next(iter(NeighborLoader(graph, num_neighbors=[5, 5], batch_size=64)))
+    torch.manual_seed(0)
+    model = GAE(create_tuned_gnn("sage", 24, 16, num_layers=2), seed=0)
+    seen = []
+    recon = model.recon_loss
+    model.recon_loss = lambda z, pos, neg: seen.append((z, pos, neg)) or recon(z, pos, neg)
+    model.loss_batch(batch)
+    z, pos, neg = seen[0]
+    rows = sum(batch.num_sampled_nodes[:2])
+    assert z.size(0) == rows < batch.num_nodes  # the hop-2 rows are never computed
+    with torch.no_grad():
+        full = model.encoder(batch.x, batch.edge_index)
+    assert torch.allclose(z, full[:rows], atol=1e-5)  # ... and the kept rows are unchanged
+    # Positives: every edge into a seed; negatives (as many, less rejected draws): two seeds.
+    assert pos.size(1) == int((batch.edge_index[1] < batch.batch_size).sum())
+    assert 0.9 * pos.size(1) <= neg.size(1) <= pos.size(1)
+    assert int(neg.max()) < batch.batch_size

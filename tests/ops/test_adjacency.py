@@ -92,3 +92,17 @@ def test_cached_adjacency_and_degree_is_kept_per_graph_and_dtype():
     ei[:, 0] = torch.tensor([0, 2])                      # an edited graph is converted afresh
     again, deg = cached_adjacency_and_degree(ei, 3, torch.float64)
     assert again is not double and deg.tolist() == [1.0, 1.0, 2.0]
+
+
+def test_aggregation_csr_sums_or_averages_in_neighbours():
+    from pyagc.ops import aggregation_csr
+    # Edges j -> i, unsorted, one repeated; node 3 has no in-edges; 5 sources, 4 targets.
+    edge_index = torch.tensor([[4, 0, 1, 1, 2, 1], [2, 0, 0, 0, 2, 1]])
+    x = torch.arange(10.0).view(5, 2)
+    summed = aggregation_csr(edge_index, 4, 5, mean=False)
+    assert summed.layout == torch.sparse_csr and summed.shape == (4, 5)
+    expected_sum = torch.stack([x[0] + 2 * x[1], x[1], x[4] + x[2], torch.zeros(2)])
+    assert torch.equal(summed @ x, expected_sum)
+    mean = aggregation_csr(edge_index, 4, 5)
+    expected_mean = expected_sum / torch.tensor([3.0, 1.0, 2.0, 1.0]).unsqueeze(1)
+    assert torch.allclose(mean @ x, expected_mean)
