@@ -228,3 +228,30 @@ def test_mini_batch_loader_normalises_a_sampled_hub_by_its_whole_degree():
         plain = model.encode(batch.x, batch.edge_index)
     assert torch.allclose(part, full[batch.n_id], atol=1e-5)
     assert not torch.allclose(plain[batch.n_id == 0], full[:1], atol=1e-3)
+
+
+@pytest.mark.parametrize("dilation", [0.0, 1.0])
+def test_centres_rest_on_their_cluster_means_only_without_dilation(easy, dilation):
+    # The embedding held fixed, only the centres trained from KMeans's: without the dilation
+    # they stay the means of their clusters (the KMeans partition is kept); with the paper's
+    # weight 1 (K = 3: the push 4/(K-1) equals the shrink pull) they leave them.
+    model = _model(alpha=0.0, dilation=dilation)
+    model.eval()
+    with torch.no_grad():
+        z = model.embed(easy.x, easy.edge_index)
+    km = TorchKMeans(n_clusters=3, n_init=3, random_state=0).fit(z)
+    model.cluster_head.reset_cluster_centers(km.cluster_centers_)
+    opt = torch.optim.Adam(model.cluster_head.parameters(), lr=0.01)
+    for _ in range(150):
+        opt.zero_grad()
+        out = model.loss(easy.x, easy.edge_index)
+        out.total.backward()
+        opt.step()
+    labels = model.cluster_head.cluster(z)
+    means = torch.stack([z[labels == k].mean(0) for k in range(3)])
+    offset = float((model.cluster_head.centers().detach() - means).norm(dim=1).max())
+    if dilation == 0.0:
+        assert offset < 0.02
+        assert label_metrics(km.labels_, labels, metrics=("NMI",))["NMI"] > 0.99
+    else:
+        assert offset > 0.1
