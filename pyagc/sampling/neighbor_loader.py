@@ -152,9 +152,15 @@ class InverseSamplingWeights:
     sends its messages up to :math:`\sqrt{d_i / s_i}` (4x) too strongly to all its neighbours.
     With these weights a node whose in-edges were sampled has its whole-graph weighted degree
     :math:`1 + d_i` inside the batch, and :math:`\frac{d_i}{s_i}\sum_{j \in S_i}` is an
-    unbiased estimate of the sum over all its neighbours; nodes of the outermost hop (whose
-    in-edges are never sampled) keep the batch degree, as without the weights. With every
-    neighbour sampled all weights are 1.
+    unbiased estimate of the sum over all its neighbours. A node none of whose in-edges the
+    batch holds (the outermost hop, whose in-edges are never sampled) would have degree 1 (its
+    self-loop) and send its messages :math:`\sqrt{1 + d_j}` times too strongly; it gets one
+    in-edge of weight :math:`d_j` appended (from the batch's first node; not a self-loop,
+    which PyG's edge-list normalisation and a sparse adjacency treat differently), so every
+    node of the batch is normalised by its whole-graph degree. Those edges change only the
+    outermost hop's own rows, which no seed reads. Appended edges get ``e_id`` -1 and zero
+    edge attributes and count in the last hop's ``num_sampled_edges``. With every neighbour sampled all weights are 1 and, on a batch that
+    holds every node's in-edges, nothing is appended.
 
     Args:
         data: the whole graph the loader samples from (its ``edge_index`` gives :math:`d_i`).
@@ -170,12 +176,33 @@ class InverseSamplingWeights:
         if getattr(batch, "n_id", None) is None:
             raise ValueError("InverseSamplingWeights needs batches with n_id (global node ids), "
                              "as pyagc.sampling.NeighborLoader gives.")
-        dst = batch.edge_index[1]
-        sampled = torch.bincount(dst, minlength=int(batch.num_nodes)).clamp(min=1)
-        scale = self.in_degree[batch.n_id.to(self.in_degree.device)].to(dst.device) / sampled
-        weight = scale[dst]
+        edge_index = batch.edge_index
+        dst = edge_index[1]
+        sampled = torch.bincount(dst, minlength=int(batch.num_nodes))
+        degree = self.in_degree[batch.n_id.to(self.in_degree.device)].to(dst.device)
+        weight = (degree / sampled.clamp(min=1))[dst]
         old = getattr(batch, "edge_weight", None)
-        batch.edge_weight = weight if old is None else old * weight.to(old.dtype)
+        weight = weight if old is None else old * weight.to(old.dtype)
+        loops = ((sampled == 0) & (degree > 0)).nonzero().view(-1)
+        if loops.numel():
+            num_edges = edge_index.size(1)
+            for key in list(batch.keys()):
+                value = batch[key]
+                if (key not in ("edge_index", "edge_weight") and isinstance(value, torch.Tensor)
+                        and value.dim() > 0 and value.size(0) == num_edges
+                        and batch.is_edge_attr(key)):
+                    pad = value.new_full((loops.numel(),) + tuple(value.shape[1:]),
+                                         -1 if key == "e_id" else 0)
+                    batch[key] = torch.cat([value, pad])
+            padding = torch.stack([torch.zeros_like(loops), loops])
+            batch.edge_index = torch.cat([edge_index, padding], dim=1)
+            weight = torch.cat([weight, degree[loops].to(weight.dtype)])
+            hops = getattr(batch, "num_sampled_edges", None)
+            if hops is not None and len(hops):
+                hops = list(hops)
+                hops[-1] = int(hops[-1]) + loops.numel()
+                batch.num_sampled_edges = hops
+        batch.edge_weight = weight
         return batch
 
 
