@@ -1,7 +1,8 @@
 """pyagc.sampling — mini-batch sampling without native extensions.
 
 * :class:`NeighborLoader` — PyG-compatible neighbour loader (PyG's sampler when pyg-lib or
-  torch-sparse is installed, :class:`VectorizedNeighborSampler` otherwise).
+  torch-sparse is installed, :class:`VectorizedNeighborSampler` otherwise);
+  :class:`InverseSamplingWeights` re-weights its sampled edges for GCN normalisation.
 * :func:`random_walk` / :func:`walk_windows` — uniform and node2vec-biased random walks and
   the (start, context) windows built from them.
 * :func:`walk_positive_pairs` / :class:`MAGIRandomWalkSampler` / :class:`MAGINeighborLoader` —
@@ -10,7 +11,8 @@
 """
 from pyagc.sampling.csr import CompressedGraph
 from pyagc.sampling.neighbor_sampler import VectorizedNeighborSampler
-from pyagc.sampling.neighbor_loader import (NeighborLoader, fan_out_per_hop, neighbor_loader,
+from pyagc.sampling.neighbor_loader import (InverseSamplingWeights, NeighborLoader,
+                                            fan_out_per_hop, neighbor_loader,
                                             pyg_sampler_available)
 from pyagc.sampling.random_walk import (check_walk_settings, random_walk, walk_graph,
                                        walk_windows)
@@ -22,6 +24,7 @@ __all__ = [
     "CompressedGraph",
     "VectorizedNeighborSampler",
     "NeighborLoader",
+    "InverseSamplingWeights",
     "fan_out_per_hop",
     "neighbor_loader",
     "pyg_sampler_available",

@@ -140,15 +140,86 @@ class NeighborLoader(NodeLoader):
                 f"num_neighbors={self.num_neighbors})")
 
 
+class InverseSamplingWeights:
+    r"""Batch transform: weight each sampled edge :math:`j \to i` by the inverse of its
+    sampling rate, :math:`d_i / s_i`, with :math:`d_i` the in-degree of ``i`` in the whole
+    graph and :math:`s_i` the number of its in-edges the batch sampled (an existing
+    ``edge_weight`` is multiplied).
+
+    Uniform neighbour sampling keeps :math:`s_i \le` fan-out of a node's :math:`d_i`
+    in-edges, so a GCN layer normalising by the degrees it sees inside the batch treats a hub
+    (Cora: 96 nodes above fan-out 10, up to degree 168) as a node of degree ``fan-out`` and
+    sends its messages up to :math:`\sqrt{d_i / s_i}` (4x) too strongly to all its neighbours.
+    With these weights a node whose in-edges were sampled has its whole-graph weighted degree
+    :math:`1 + d_i` inside the batch, and :math:`\frac{d_i}{s_i}\sum_{j \in S_i}` is an
+    unbiased estimate of the sum over all its neighbours. A node none of whose in-edges the
+    batch holds (the outermost hop, whose in-edges are never sampled) would have degree 1 (its
+    self-loop) and send its messages :math:`\sqrt{1 + d_j}` times too strongly; it gets one
+    in-edge of weight :math:`d_j` appended (from the batch's first node; not a self-loop,
+    which PyG's edge-list normalisation and a sparse adjacency treat differently), so every
+    node of the batch is normalised by its whole-graph degree. Those edges change only the
+    outermost hop's own rows, which no seed reads. Appended edges get ``e_id`` -1 and zero
+    edge attributes and count in the last hop's ``num_sampled_edges``. With every neighbour sampled all weights are 1 and, on a batch that
+    holds every node's in-edges, nothing is appended.
+
+    Args:
+        data: the whole graph the loader samples from (its ``edge_index`` gives :math:`d_i`).
+    """
+
+    def __init__(self, data: Data) -> None:
+        edge_index = getattr(data, "edge_index", None)
+        if edge_index is None:
+            raise ValueError("InverseSamplingWeights needs the graph's edge_index.")
+        self.in_degree = torch.bincount(edge_index[1], minlength=int(data.num_nodes)).float()
+
+    def __call__(self, batch: Data) -> Data:
+        if getattr(batch, "n_id", None) is None:
+            raise ValueError("InverseSamplingWeights needs batches with n_id (global node ids), "
+                             "as pyagc.sampling.NeighborLoader gives.")
+        edge_index = batch.edge_index
+        dst = edge_index[1]
+        sampled = torch.bincount(dst, minlength=int(batch.num_nodes))
+        degree = self.in_degree[batch.n_id.to(self.in_degree.device)].to(dst.device)
+        weight = (degree / sampled.clamp(min=1))[dst]
+        old = getattr(batch, "edge_weight", None)
+        weight = weight if old is None else old * weight.to(old.dtype)
+        loops = ((sampled == 0) & (degree > 0)).nonzero().view(-1)
+        if loops.numel():
+            num_edges = edge_index.size(1)
+            for key in list(batch.keys()):
+                value = batch[key]
+                if (key not in ("edge_index", "edge_weight") and isinstance(value, torch.Tensor)
+                        and value.dim() > 0 and value.size(0) == num_edges
+                        and batch.is_edge_attr(key)):
+                    pad = value.new_full((loops.numel(),) + tuple(value.shape[1:]),
+                                         -1 if key == "e_id" else 0)
+                    batch[key] = torch.cat([value, pad])
+            padding = torch.stack([torch.zeros_like(loops), loops])
+            batch.edge_index = torch.cat([edge_index, padding], dim=1)
+            weight = torch.cat([weight, degree[loops].to(weight.dtype)])
+            hops = getattr(batch, "num_sampled_edges", None)
+            if hops is not None and len(hops):
+                hops = list(hops)
+                hops[-1] = int(hops[-1]) + loops.numel()
+                batch.num_sampled_edges = hops
+        batch.edge_weight = weight
+        return batch
+
+
 def neighbor_loader(data: Data, num_hops: int, fan_out, batch_size: int, shuffle: bool,
-                    seed: Optional[int] = None) -> NeighborLoader:
+                    seed: Optional[int] = None, *, inverse_sampling_weights: bool = False
+                    ) -> NeighborLoader:
     """A :class:`NeighborLoader` over all nodes of ``data`` sampling ``num_hops`` hops.
 
     ``fan_out`` is one int for every hop (``-1``: all neighbours) or a list with one value per
-    hop.
+    hop. ``inverse_sampling_weights=True`` gives every batch the edge weights of
+    :class:`InverseSamplingWeights` (for GCN encoders, which normalise by the degrees they
+    see).
     """
+    transform = InverseSamplingWeights(data) if inverse_sampling_weights else None
     return NeighborLoader(data, num_neighbors=fan_out_per_hop(num_hops, fan_out),
-                          batch_size=batch_size, shuffle=shuffle, seed=seed)
+                          batch_size=batch_size, shuffle=shuffle, seed=seed,
+                          transform=transform)
 
 
 def fan_out_per_hop(num_hops: int, fan_out) -> List[int]:

@@ -42,8 +42,13 @@ def test_losses_and_components(easy):
     out = model.loss(easy.x, easy.edge_index)
     assert set(out.components) == {"dilation", "shrink", "discri"}
     c = out.components
-    assert float(out.total) == pytest.approx(c["dilation"] + c["shrink"] + 0.5 * c["discri"],
-                                             rel=1e-5)
+    # Default dilation weight 0: the term is logged but does not train.
+    assert float(out.total) == pytest.approx(c["shrink"] + 0.5 * c["discri"], rel=1e-5)
+    paper = _model(alpha=0.5, dilation=1.0).loss(easy.x, easy.edge_index)
+    p = paper.components
+    assert p["dilation"] < 0
+    assert float(paper.total) == pytest.approx(p["dilation"] + p["shrink"] + 0.5 * p["discri"],
+                                               rel=1e-5)
     z = model.embed(easy.x, easy.edge_index)
     assert torch.allclose(z.norm(dim=1), torch.ones(300), atol=1e-5)
     no_disc = _model(alpha=0.0).loss(easy.x, easy.edge_index)
@@ -139,6 +144,8 @@ def test_bad_arguments():
         make_projector(8, num_layers=0)
     with pytest.raises(ValueError, match="power"):
         DinkNet(enc, make_projector(8), 3, 8, power=-1)
+    with pytest.raises(ValueError, match="dilation"):
+        DinkNet(enc, make_projector(8), 3, 8, dilation=-0.5)
 
 
 def _dense_propagation(edge_index, n):
@@ -154,8 +161,8 @@ def test_embedding_adds_the_propagated_global_term(easy):
     model.eval()
     h = model.encode(easy.x, easy.edge_index)
     s = _dense_propagation(easy.edge_index, easy.num_nodes)
-    expected = torch.nn.functional.normalize(h + torch.linalg.matrix_power(s, 5) @ h, dim=1)
-    assert model.power == 5
+    expected = torch.nn.functional.normalize(h + torch.linalg.matrix_power(s, 20) @ h, dim=1)
+    assert model.power == 20
     assert torch.allclose(model.embed(easy.x, easy.edge_index), expected, atol=1e-5)
     local = _model(power=0)
     local.eval()
@@ -196,3 +203,55 @@ def test_augmentation_zeroes_a_seeded_share_of_feature_columns_while_training():
     assert _model(feature_drop=0.0).augment(x) is x
     with pytest.raises(ValueError, match="feature_drop"):
         _model(feature_drop=1.0)
+
+
+def test_mini_batch_loader_normalises_a_sampled_hub_by_its_whole_degree():
+    # A hub with 20 leaves of identical features: any 5 sampled leaves, weighted by 20/5, give
+    # the hub (and every leaf) exactly its full-graph GCN output; unweighted, the hub is
+    # normalised as a node of degree 5.
+    from torch_geometric.data import Data
+    leaves = torch.arange(1, 21)
+    edge_index = torch.cat([torch.stack([leaves, torch.zeros_like(leaves)]),
+                            torch.stack([torch.zeros_like(leaves), leaves])], dim=1)
+    x = torch.zeros(21, 16)
+    x[0] = torch.randn(16)
+    x[1:] = torch.randn(16)
+    star = Data(x=x, edge_index=edge_index, num_nodes=21)
+    model = _model()
+    model.eval()
+    full = model.encode(x, edge_index)
+    batch = next(iter(model.train_loader(star, mini_batch=True, batch_size=64, fan_out=5,
+                                         seed=0)))
+    assert int((batch.n_id[batch.edge_index[1]] == 0).sum()) == 5
+    with torch.no_grad():
+        part = model.encode(**model._inputs(batch))
+        plain = model.encode(batch.x, batch.edge_index)
+    assert torch.allclose(part, full[batch.n_id], atol=1e-5)
+    assert not torch.allclose(plain[batch.n_id == 0], full[:1], atol=1e-3)
+
+
+@pytest.mark.parametrize("dilation", [0.0, 1.0])
+def test_centres_rest_on_their_cluster_means_only_without_dilation(easy, dilation):
+    # The embedding held fixed, only the centres trained from KMeans's: without the dilation
+    # they stay the means of their clusters (the KMeans partition is kept); with the paper's
+    # weight 1 (K = 3: the push 4/(K-1) equals the shrink pull) they leave them.
+    model = _model(alpha=0.0, dilation=dilation)
+    model.eval()
+    with torch.no_grad():
+        z = model.embed(easy.x, easy.edge_index)
+    km = TorchKMeans(n_clusters=3, n_init=3, random_state=0).fit(z)
+    model.cluster_head.reset_cluster_centers(km.cluster_centers_)
+    opt = torch.optim.Adam(model.cluster_head.parameters(), lr=0.01)
+    for _ in range(150):
+        opt.zero_grad()
+        out = model.loss(easy.x, easy.edge_index)
+        out.total.backward()
+        opt.step()
+    labels = model.cluster_head.cluster(z)
+    means = torch.stack([z[labels == k].mean(0) for k in range(3)])
+    offset = float((model.cluster_head.centers().detach() - means).norm(dim=1).max())
+    if dilation == 0.0:
+        assert offset < 0.02
+        assert label_metrics(km.labels_, labels, metrics=("NMI",))["NMI"] > 0.99
+    else:
+        assert offset > 0.1

@@ -213,3 +213,67 @@ def test_same_closure_as_pyg_sampler():
     assert torch.equal(ours.n_id.sort().values, ref.n_id.sort().values)
     assert torch.equal(ours.e_id.sort().values, ref.e_id.sort().values)
     assert ours.num_sampled_nodes == list(ref.num_sampled_nodes)
+
+
+def _star(leaves=20):
+    # Every leaf points at the hub 0 and back.
+    src = torch.arange(1, leaves + 1)
+    edge_index = torch.cat([torch.stack([src, torch.zeros_like(src)]),
+                            torch.stack([torch.zeros_like(src), src])], dim=1)
+    return Data(x=torch.randn(leaves + 1, 3), edge_index=edge_index, num_nodes=leaves + 1)
+
+
+def test_inverse_sampling_weights_scale_by_degree_over_sampled_count():
+    from pyagc.sampling import neighbor_loader
+    data = _star(20)
+    batch = next(iter(neighbor_loader(data, 1, 5, 64, shuffle=False, seed=0,
+                                      inverse_sampling_weights=True)))
+    glob_dst = batch.n_id[batch.edge_index[1]]
+    into_hub = glob_dst == 0
+    assert int(into_hub.sum()) == 5  # 5 of the hub's 20 in-edges sampled
+    assert torch.allclose(batch.edge_weight[into_hub], torch.full((5,), 4.0))
+    assert torch.equal(batch.edge_weight[~into_hub], torch.ones(20))  # leaves: degree 1
+    # The hub's weighted in-degree is its whole-graph degree, so GCN normalises it right.
+    assert float(batch.edge_weight[into_hub].sum()) == 20.0
+
+
+def test_inverse_sampling_weights_give_the_full_graph_gcn_output_on_the_seeds():
+    from pyagc.encoders import create_tuned_gnn
+    from torch_geometric.utils import coalesce, remove_self_loops
+    from pyagc.sampling import neighbor_loader
+    data = random_graph()
+    # A simple graph: GCN treats a graph's own self-loops and repeated edges apart.
+    data.edge_index = remove_self_loops(coalesce(data.edge_index, num_nodes=60))[0]
+    del data.edge_attr
+    in_deg = torch.bincount(data.edge_index[1], minlength=data.num_nodes).float()
+    for layers, sparse_inputs in itertools.product((1, 2), ("auto", "off")):
+        torch.manual_seed(0)
+        enc = create_tuned_gnn("gcn", 8, 16, layers, sparse_inputs=sparse_inputs).eval()
+        full = enc(data.x, data.edge_index)
+        for batch in neighbor_loader(data, layers, -1, 16, shuffle=True, seed=0,
+                                     inverse_sampling_weights=True):
+            sampled = batch.e_id >= 0
+            # Full fan-out: every sampled edge keeps weight 1; each outermost-hop node gets one
+            # appended in-edge carrying its whole-graph degree, so GCN normalises it right.
+            assert torch.equal(batch.edge_weight[sampled], torch.ones(int(sampled.sum())))
+            padded = batch.edge_index[1, ~sampled]
+            assert torch.equal(batch.edge_weight[~sampled], in_deg[batch.n_id[padded]])
+            assert batch.edge_index.size(1) == sum(batch.num_sampled_edges)
+            out = enc(batch.x, batch.edge_index, edge_weight=batch.edge_weight)
+            size = batch.batch_size
+            assert torch.allclose(out[:size], full[batch.n_id[:size]], atol=1e-5)
+            plain = enc(batch.x, batch.edge_index[:, sampled])
+    # Without the weights the seeds see the outermost hop with degree 1.
+    assert not torch.allclose(plain[:size], full[batch.n_id[:size]], atol=1e-3)
+
+
+def test_inverse_sampling_weights_multiply_edge_weights_and_need_n_id():
+    from pyagc.sampling import InverseSamplingWeights, neighbor_loader
+    star = _star(8)
+    star.edge_weight = torch.full((16,), 0.5)
+    batch = next(iter(neighbor_loader(star, 1, 2, 64, shuffle=False, seed=0,
+                                      inverse_sampling_weights=True)))
+    into_hub = batch.n_id[batch.edge_index[1]] == 0
+    assert torch.allclose(batch.edge_weight[into_hub], torch.full((2,), 0.5 * 8 / 2))
+    with pytest.raises(ValueError, match="n_id"):
+        InverseSamplingWeights(star)(Data(edge_index=star.edge_index, num_nodes=9))
