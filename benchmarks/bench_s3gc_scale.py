@@ -29,11 +29,11 @@ own uniform negatives, the ``[N, H]`` node table updated densely by the document
 | embed all nodes | 7.1 |
 | peak RSS | 10.69 GB |
 
-A batch of 16384 start nodes holds ~1M walk entries (10 walks of 6 nodes each) and ~0.8M
-uniform negative draws, which by estimate cover most of the 1M nodes: each batch encodes a
-large part of the graph through the two MLPs (the distinct nodes, once each), which is
-where the time (forward + backward, 90%) and the activation memory go; the dense Adam update
-of the table is 9% of a batch. (The earlier loss, in-batch negatives and no table, at batch
+A batch of 16384 start nodes holds 163,840 positive windows of 6 nodes (451,730 distinct
+nodes, counted on one batch) and as many negative windows; together 746,541 distinct nodes,
+75% of the graph: each batch encodes three quarters of the nodes through the two MLPs (each
+once), which is where the time (forward + backward, 90%) and the activation memory go; the
+dense Adam update of the table is 9% of a batch. (The earlier loss, in-batch negatives and no table, at batch
 4096: 12.1 CPU s per batch, 2972 CPU s per epoch, 4.19 GB.)
 """
 from __future__ import annotations
