@@ -13,14 +13,28 @@ One thread by default (the machine is shared).
     python benchmarks/bench_s3gc_scale.py                 # 1M nodes, 3 batches
     python benchmarks/bench_s3gc_scale.py --num-nodes 100000 --batches 0
 
-Measured with the earlier loss (in-batch negative pool, no node table; not re-measured since
-the class follows the public S3GC code: own uniform negatives per window, an ``[N, H]`` node
-table updated densely by the documented ``torch.optim.Adam`` loop)
-(``--batch-size 4096 --batches 1``, 1M nodes / 10M edges, one thread, the 2 cores
-shared with ~15 other runnable processes, so wall seconds are ~15x the CPU seconds):
-precompute_features 6.2 CPU s (95 s wall); one batch 12.1 CPU s (sample 0.1, forward 2.8,
-backward 9.3, Adam step 0.0); one epoch of 245 batches extrapolated from 1: 2972 CPU s
-(44538 s wall); embedding all nodes 7.3 CPU s; peak RSS 4.19 GB.
+Measured (``python benchmarks/bench_s3gc_scale.py --batches 2``: 1M nodes / 10M edges, batch
+16384, one thread, load ~4 on the 2 shared cores; the class as of the per-window loss with its
+own uniform negatives, the ``[N, H]`` node table updated densely by the documented
+``torch.optim.Adam`` loop, window scores by one SDDMM, walks on ``A + I``):
+
+| step | CPU s |
+| :--- | ---: |
+| precompute_features (PPR, k_hop 2) | 4.9 |
+| per batch: sample | 0.20 |
+| per batch: forward | 8.17 |
+| per batch: backward | 12.79 |
+| per batch: Adam step (dense, 1M x 256 table + MLPs) | 2.11 |
+| one epoch, 62 batches, extrapolated from 2 | 1443 |
+| embed all nodes | 7.1 |
+| peak RSS | 10.69 GB |
+
+A batch of 16384 start nodes holds 163,840 positive windows of 6 nodes (451,730 distinct
+nodes, counted on one batch) and as many negative windows; together 746,541 distinct nodes,
+75% of the graph: each batch encodes three quarters of the nodes through the two MLPs (each
+once), which is where the time (forward + backward, 90%) and the activation memory go; the
+dense Adam update of the table is 9% of a batch. (The earlier loss, in-batch negatives and no table, at batch
+4096: 12.1 CPU s per batch, 2972 CPU s per epoch, 4.19 GB.)
 """
 from __future__ import annotations
 

@@ -116,7 +116,14 @@ def csr_pattern(row: Tensor, col: Tensor, num_rows: int, num_cols: int) -> CSRPa
 
 
 def _sddmm(pattern: CSRPattern, a: Tensor, b: Tensor) -> Tensor:
-    """``a[row_p] . b[col_p]`` for every CSR position ``p`` (fused: no ``[nnz, d]`` tensor)."""
+    """``a[row_p] . b[col_p]`` for every CSR position ``p`` (fused: no ``[nnz, d]`` tensor).
+    Repeated pairs can make ``nnz`` exceed ``n * m``, which torch's ``sampled_addmm``
+    refuses; the dense ``[n, m]`` product is then the smaller one and is gathered instead."""
+    n, m = pattern.shape
+    if pattern.col.numel() > n * m:
+        rows = torch.repeat_interleave(torch.arange(n, device=pattern.col.device),
+                                       pattern.crow.diff())
+        return (a @ b.t())[rows, pattern.col]
     ones = a.new_ones(pattern.col.numel())
     return torch.sparse.sampled_addmm(pattern.matrix(ones), a.contiguous(),
                                       b.t(),

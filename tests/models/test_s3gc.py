@@ -84,7 +84,8 @@ def test_positive_windows_follow_edges_and_negatives_share_their_anchor(small, p
     pos, neg = model.sample(batch)
     windows = 4 + 2 - 3
     assert pos.shape == (3 * 2 * windows, 3) and neg.shape == (2 * pos.size(0), 3)
-    edges = set(map(tuple, small.edge_index.t().tolist()))
+    # Each step follows an edge or stays put (the walks' graph is A + I).
+    edges = set(map(tuple, small.edge_index.t().tolist())) | {(i, i) for i in range(80)}
     assert all((a, b) in edges for a, b in zip(pos[:, :-1].reshape(-1).tolist(),
                                                pos[:, 1:].reshape(-1).tolist()))
     assert set(pos[::windows, 0].tolist()) == set(batch.tolist())
@@ -102,13 +103,28 @@ def test_walks_honour_p():
     rates = []
     for p in (4.0, 0.25):
         model = S3GC(edge_index, 40, 3, 4, walk_length=6, context_size=7, walks_per_node=40,
-                     p=p, seed=0)
+                     p=p, seed=0, walk_self_loops=False)
         w = model.pos_sample(torch.arange(40))
         rates.append((w[:, 2:] == w[:, :-2]).float().mean().item())
     # Degree 4: the return weight 1/p against 3 others gives 1/13 and 4/7.
     assert rates[0] == pytest.approx(1 / 13, abs=0.02)
     assert rates[1] == pytest.approx(4 / 7, abs=0.03)
     del g
+
+
+def test_walks_stay_put_through_the_self_loops():
+    # A ring where every node has degree 4: on A + I a uniform step stays with probability
+    # 1/5; without the self-loops it never stays.
+    ring = torch.arange(40)
+    edge_index = to_undirected(torch.stack([torch.cat([ring, ring]),
+                                            torch.cat([(ring + 1) % 40, (ring + 2) % 40])]))
+    for loops, rate in ((True, 1 / 5), (False, 0.0)):
+        model = S3GC(edge_index, 40, 3, 4, walk_length=6, context_size=7, walks_per_node=50,
+                     seed=0, walk_self_loops=loops)
+        w = model.pos_sample(torch.arange(40))
+        assert (w[:, 1:] == w[:, :-1]).float().mean().item() == pytest.approx(rate, abs=0.02)
+    with pytest.raises(ValueError, match="walk_self_loops"):
+        S3GC(edge_index, 40, 3, 4, walk_length=2, context_size=2, walk_self_loops=1)
 
 
 def test_loss_matches_a_hand_computation(small):
@@ -135,21 +151,25 @@ def test_loss_matches_a_hand_computation(small):
     assert -1.0 < float(out.total) < 0.0
 
 
-def test_chunked_windows_agree_with_the_one_block_path(small, monkeypatch):
-    model = _model(small)
-    batch = model.collate(torch.arange(0, 80, 3))
-
-    def loss_and_grad():
-        model.zero_grad()
-        out = model.loss(*batch)
-        out.total.backward()
-        return out.total.detach(), model.f.weight.grad.clone()
-
-    whole = loss_and_grad()
-    monkeypatch.setattr(s3gc_module, "_BLOCK", 4)  # a few windows per recomputed chunk
-    chunked = loss_and_grad()
-    torch.testing.assert_close(chunked[0], whole[0])
-    torch.testing.assert_close(chunked[1], whole[1], rtol=1e-4, atol=1e-6)
+def test_window_scores_and_gradients_equal_gathered_rows():
+    # The sparse-pattern scores (one SDDMM over all windows) and their gradient equal the
+    # plain gather-and-dot reference, repeats and self-pairs included.
+    g = torch.Generator().manual_seed(3)
+    z = torch.randn(7, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    pos = torch.randint(7, (9, 3), generator=g)
+    neg = torch.cat([pos[:, :1], torch.randint(7, (9, 3), generator=g)], dim=1)  # c' = 4
+    pos[0, 1] = pos[0, 0]
+    weights = torch.randn(9, 2, generator=g, dtype=torch.float64), \
+        torch.randn(9, 3, generator=g, dtype=torch.float64)
+    s_pos, s_neg = s3gc_module._window_similarities(z, pos, neg)
+    assert s_pos.shape == (9, 2) and s_neg.shape == (9, 3)
+    (grad,) = torch.autograd.grad((s_pos * weights[0]).sum() + (s_neg * weights[1]).sum(), z)
+    ref = [(z[rw[:, :1]] * z[rw[:, 1:]]).sum(-1) for rw in (pos, neg)]
+    (ref_grad,) = torch.autograd.grad((ref[0] * weights[0]).sum() + (ref[1] * weights[1]).sum(),
+                                      z)
+    torch.testing.assert_close(s_pos, ref[0])
+    torch.testing.assert_close(s_neg, ref[1])
+    torch.testing.assert_close(grad, ref_grad)
 
 
 def test_scale_chooses_the_encoder_and_where_the_table_lives(small, monkeypatch):

@@ -77,6 +77,20 @@ def test_pattern_sddmm_gives_the_pair_dot_products_in_input_order_with_both_grad
     assert torch.equal(pattern.matrix_t(vals).to_dense(), pattern.matrix(vals).to_dense().t())
 
 
+def test_sddmm_and_spmm_take_more_repeated_pairs_than_the_matrix_has_entries():
+    # 40 pairs on a 3 x 4 matrix (12 entries): repeats beyond the size of the matrix.
+    g = torch.Generator().manual_seed(4)
+    row, col = torch.randint(3, (40,), generator=g), torch.randint(4, (40,), generator=g)
+    pattern = csr_pattern(row, col, 3, 4)
+    a = torch.randn(3, 5, generator=g, dtype=torch.double, requires_grad=True)
+    b = torch.randn(4, 5, generator=g, dtype=torch.double, requires_grad=True)
+    assert torch.allclose(pattern_sddmm(pattern, a, b), (a[row] * b[col]).sum(-1))
+    torch.autograd.gradcheck(lambda x, y: pattern_sddmm(pattern, x, y), (a, b))
+    values = torch.randn(40, generator=g, dtype=torch.double, requires_grad=True)
+    torch.autograd.gradcheck(lambda v, d: pattern_spmm(pattern, v[pattern.order], d),
+                             (values, b))
+
+
 def test_csr_pattern_checks_its_pairs():
     with pytest.raises(ValueError, match="out of range"):
         csr_pattern(torch.tensor([0, 6]), torch.tensor([0, 1]), 6, 4)
