@@ -102,8 +102,9 @@ class DinkNet(ClusteringModel):
     finetune on :math:`\mathcal{L}`. Labels: the nearest centre. ``embed`` returns
     :math:`\mathbf{Z}` ``[N, hidden_channels]``.
 
-    The dilation term is weighted by ``dilation`` (default 0: the term is computed and logged
-    but does not train; ``dilation=1`` is the paper's objective). Why: the dilation moves only
+    The dilation term is weighted by ``dilation`` (default 1: the paper's objective; with 0
+    the term is computed and logged but does not train, which the packaged YAML uses). Why
+    one may drop it: the dilation moves only
     the centres, and against the per-cluster shrink pull :math:`2(\mathbf{c}_k -
     \mathbf{m}_k)` its push :math:`\frac{4}{K-1}(\mathbf{c}_k - \bar{\mathbf{c}})` settles each
     centre at :math:`\bar{\mathbf{c}} + \frac{K-1}{K-3}(\mathbf{m}_k - \bar{\mathbf{c}})`
@@ -151,7 +152,7 @@ class DinkNet(ClusteringModel):
     def __init__(self, encoder: Module, projector: Module, n_clusters: int,
                  hidden_channels: int, corruption: Optional[Callable] = None,
                  alpha: float = 1e-10, *, power: int = 20, feature_drop: float = 0.2,
-                 score: str = "mean", dilation: float = 0.0,
+                 score: str = "mean", dilation: float = 1.0,
                  seed: Optional[int] = None) -> None:
         super().__init__()
         if not isinstance(encoder, Module):

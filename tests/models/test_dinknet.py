@@ -42,9 +42,14 @@ def test_losses_and_components(easy):
     out = model.loss(easy.x, easy.edge_index)
     assert set(out.components) == {"dilation", "shrink", "discri"}
     c = out.components
-    # Default dilation weight 0: the term is logged but does not train.
-    assert float(out.total) == pytest.approx(c["shrink"] + 0.5 * c["discri"], rel=1e-5)
-    paper = _model(alpha=0.5, dilation=1.0).loss(easy.x, easy.edge_index)
+    # Default dilation weight 1: the paper's objective.
+    assert float(out.total) == pytest.approx(c["dilation"] + c["shrink"] + 0.5 * c["discri"],
+                                             rel=1e-5)
+    # Weight 0: the term is logged but does not train.
+    logged = _model(alpha=0.5, dilation=0.0).loss(easy.x, easy.edge_index)
+    q = logged.components
+    assert float(logged.total) == pytest.approx(q["shrink"] + 0.5 * q["discri"], rel=1e-5)
+    paper = out
     p = paper.components
     assert p["dilation"] < 0
     assert float(paper.total) == pytest.approx(p["dilation"] + p["shrink"] + 0.5 * p["discri"],
