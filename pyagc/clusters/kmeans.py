@@ -36,7 +36,8 @@ def resolve_sample_size(sample_size: Union[int, str, None], n_clusters: int) -> 
         return None
     if isinstance(sample_size, str):
         if sample_size != "auto":
-            raise ValueError(f"sample_size must be 'auto', None or an integer, got {sample_size!r}.")
+            raise ValueError(f"sample_size must be 'auto', None or an integer, got "
+                             f"{sample_size!r}.")
         return max(SAMPLE_PER_CLUSTER * n_clusters, MIN_SAMPLE)
     check_scalar(sample_size, "sample_size", numbers.Integral, min_val=n_clusters)
     return int(sample_size)
@@ -77,10 +78,11 @@ class TorchKMeans:
     full pass lowers the inertia by less than ``refine_tol`` of its value: on overlapping
     clusters the centre shift can stay above ``tol`` for hundreds of passes while the inertia
     has long stopped moving (2.4M Products-like points: 300 passes, 850 s, for 0.4 % of
-    inertia; ``refine_tol=1e-4`` stops after ~12 passes 0.2 % above that). So restarts cost
+    inertia; ``refine_tol=1e-4`` stops after 8 passes, 0.2 % above that). So restarts cost
     ``n_init`` passes over the sample, not over ``N`` (the way FAISS trains on a few hundred
-    points per centroid), and the refinement a few passes over ``N``. Inputs of at most ``sample_size`` points, and
-    ``sample_size=None``, run every restart on all points, exactly as before. Measured against
+    points per centroid), and the refinement a few passes over ``N``. Inputs of at most
+    ``sample_size`` points, and ``sample_size=None``, run every restart on all points, exactly
+    as before. Measured against
     scikit-learn's ``KMeans(n_init=10)`` in ``benchmarks/bench_kmeans.py``.
 
     Distances are computed in row chunks so extra memory is O(chunk * k), never O(N * k) at

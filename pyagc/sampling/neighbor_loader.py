@@ -159,8 +159,9 @@ class InverseSamplingWeights:
     which PyG's edge-list normalisation and a sparse adjacency treat differently), so every
     node of the batch is normalised by its whole-graph degree. Those edges change only the
     outermost hop's own rows, which no seed reads. Appended edges get ``e_id`` -1 and zero
-    edge attributes and count in the last hop's ``num_sampled_edges``. With every neighbour sampled all weights are 1 and, on a batch that
-    holds every node's in-edges, nothing is appended.
+    edge attributes and count in the last hop's ``num_sampled_edges`` (so per-hop trimming
+    drops them with that hop). With every neighbour sampled all weights are 1 and, on a batch
+    that holds every node's in-edges, nothing is appended.
 
     Args:
         data: the whole graph the loader samples from (its ``edge_index`` gives :math:`d_i`).
