@@ -1,4 +1,5 @@
-"""The one-call Python API: ``pyagc.cluster(data, method='SSGC', n_clusters=7)``."""
+"""The one-call Python API: ``pyagc.cluster(data, method='SSGC', n_clusters=7)``, and
+``pyagc.auto(data)`` to choose the method and ``k`` without labels."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -110,3 +111,26 @@ def cluster(data: Any, method: str = "SSGC", n_clusters: Optional[int] = None, *
     return ClusterResult(labels=run.labels, embedding=run.embedding, metrics=run.metrics,
                          times=run.times, loss_history=run.history, model=run.model,
                          config=result.config)
+
+
+def auto(data: Any, k_range: Any = "2:20", methods: Optional[List[str]] = None, **kwargs: Any):
+    """Choose a method and the number of clusters for a graph without labels.
+
+    Runs a portfolio of methods (non-parametric first, deep ones within ``budget`` seconds),
+    clusters each embedding for every ``k`` of ``k_range`` and scores every candidate by
+    modularity, conductance, silhouette and stability across seeds; see
+    :func:`pyagc.runner.auto.auto` for the arguments and the decision rule.
+
+    Returns:
+        :class:`pyagc.runner.auto.AutoResult`: ``.method``, ``.k``, ``.labels`` of the choice,
+        ``.reason``, and ``.rows()`` with every candidate's scores.
+
+    Example::
+
+        >>> import pyagc
+        >>> from pyagc.data import make_csbm
+        >>> res = pyagc.auto(make_csbm(2000, 5), k_range="2:10", methods=["SSGC"])
+        >>> res.method, res.k
+    """
+    from pyagc.runner.auto import auto as run_auto
+    return run_auto(data, k_range, methods, **kwargs)

@@ -9,6 +9,7 @@
     pyagc run DGI --graph edges.csv feats.npy labels.csv --n-clusters 7 --plot
     pyagc bench KMeans SSGC GAE --dataset Cora CiteSeer --root DIR
     pyagc predict SSGC --graph edges.csv feats.npy --n-clusters 5 --output labels.csv
+    pyagc auto --graph edges.csv feats.npy --k-range 2:20 --budget 600 --plot
 
 A mistake a user can make (unknown method or dataset, bad ``--set`` key, missing file, more
 clusters than nodes, ...) ends in one ``pyagc: error: ...`` line and exit code 1; set
@@ -111,6 +112,36 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", metavar="DIR", default=None,
                        help="folder for one results folder per pair and bench.md (default: "
                             "./pyagc-results/bench_<time>)")
+
+    auto = sub.add_parser("auto", help="choose a method and k without labels: every "
+                                       "candidate scored, one picked")
+    _add_data_args(auto)
+    search = auto.add_argument_group("search")
+    search.add_argument("--k-range", default="2:20", metavar="LOW:HIGH",
+                        help="the k values to try, LOW:HIGH[:STEP] (default: 2:20)")
+    search.add_argument("--methods", nargs="+", metavar="MODEL", default=None,
+                        help="the portfolio (default: SSGC SGC S2CAG DGI CCASSG; "
+                             "non-parametric ones run first)")
+    search.add_argument("--budget", type=float, default=None, metavar="SECONDS",
+                        help="start no further method once this many seconds are spent "
+                             "(default: no limit)")
+    search.add_argument("--seed", type=int, default=0, metavar="S", help="seed (default: 0)")
+    search.add_argument("--n-seeds", type=int, default=3, metavar="N",
+                        help="KMeans seeds per k, for the stability score (default: 3)")
+    search.add_argument("--device", default="cpu", metavar="DEV",
+                        help="cpu, cuda, cuda:N or auto (default: cpu)")
+    search.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[],
+                        metavar="MODEL.KEY=VALUE",
+                        help="override one method's config, e.g. --set DGI.train.epochs=50")
+    search.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    out = auto.add_argument_group("output")
+    out.add_argument("--out", metavar="DIR", default=None,
+                     help="results folder (default: ./pyagc-results/auto_<data>_<time>)")
+    out.add_argument("--no-save", action="store_true", help="write no results folder")
+    out.add_argument("--plot", action="store_true",
+                     help="write auto_scores.png: each score against k per method")
+    out.add_argument("--save-labels", action="store_true",
+                     help="write the chosen partition to labels.csv")
 
     predict = sub.add_parser("predict", help="cluster a graph and write each node's label")
     predict.add_argument("method", metavar="MODEL")
@@ -278,6 +309,62 @@ def cmd_bench(args) -> int:
     return 1 if failures else 0
 
 
+def _per_method_overrides(items: List[str]) -> dict:
+    out: dict = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        method, dot, rest = key.partition(".")
+        if not sep or not dot or not rest:
+            raise ValueError(f"--set in auto takes MODEL.KEY=VALUE (e.g. DGI.train.epochs=50), "
+                             f"got {item!r}.")
+        out.setdefault(method, []).append(f"{rest}={value}")
+    return out
+
+
+def cmd_auto(args) -> int:
+    from pyagc.runner import get_method, load_data, resolve_config
+    from pyagc.runner.auto import DEFAULT_METHODS, auto
+    from pyagc.runner.auto_outputs import auto_markdown, write_auto
+    from pyagc.runner.experiment import labels_of
+    overrides = _per_method_overrides(args.overrides)
+    methods = [get_method(m).__name__ for m in (args.methods or DEFAULT_METHODS)]
+    unused = sorted(set(overrides) - set(methods))
+    if unused:
+        raise ValueError(f"--set names {unused[0]}, which is not in the portfolio "
+                         f"({', '.join(methods)}).")
+    if args.plot:
+        from pyagc.runner.plots import require_matplotlib
+        require_matplotlib()
+    data_cfg = resolve_config(methods[0], args.dataset, None, None)["data"]
+    data, name = load_data(args.dataset, args.graph, args.root, data_cfg)
+    echo = _echo(args.quiet)
+    echo(f"auto on {name} ({data.num_nodes:,} nodes): {', '.join(methods)}, k {args.k_range}")
+    import logging
+    logger = logging.getLogger("pyagc.auto")
+    if not args.quiet and not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    result = auto(data, args.k_range, methods, budget=args.budget, seed=args.seed,
+                  n_seeds=args.n_seeds, device=args.device, overrides=overrides,
+                  dataset=args.dataset, logger=logger)
+    settings = {"data": name, "k_range": args.k_range, "methods": " ".join(methods),
+                "budget": args.budget, "seed": args.seed, "n_seeds": args.n_seeds}
+    y = labels_of(data)
+    out_dir = None if args.no_save else (args.out or os.path.join(
+        "pyagc-results", f"auto_{name}_{_timestamp()}"))
+    if out_dir:
+        write_auto(result, out_dir, settings, y=y, plot=args.plot,
+                   save_labels=args.save_labels)
+    from pyagc.runner.auto_outputs import label_scores
+    print(auto_markdown(result, settings, label_scores(result, y) if y is not None else None),
+          end="")
+    if out_dir:
+        print(f"Results: {out_dir}")
+    return 0
+
+
 def cmd_predict(args) -> int:
     from pyagc.runner import run_experiment
     from pyagc.runner.outputs import check_output_file, write_labels
@@ -305,7 +392,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     commands = {"list": cmd_list, "config": cmd_config, "run": cmd_run, "bench": cmd_bench,
-                "predict": cmd_predict}
+                "predict": cmd_predict, "auto": cmd_auto}
     try:
         return commands[args.command](args)
     except USER_ERRORS as err:

@@ -142,6 +142,10 @@ class BaseModel(ABC, Module):
     #: Clustering steps other than KMeans that ``cluster.method`` may name
     #: (see :meth:`round_embedding`).
     cluster_methods: ClassVar[Tuple[str, ...]] = ()
+    #: Whether the embedding itself depends on the number of clusters ``k`` (a spectral
+    #: embedding of ``k`` columns, say); ``pyagc auto`` then recomputes it for every ``k``
+    #: instead of clustering one embedding for all of them.
+    embedding_depends_on_k: ClassVar[bool] = False
     #: What builds the ``model.encoder`` config section (:meth:`build_encoder`); ``None``:
     #: :func:`pyagc.encoders.create_tuned_gnn`.
     encoder_factory: ClassVar[Optional[Callable[..., Module]]] = None

@@ -64,6 +64,7 @@ class _SNEMRounded(BaseModel):
     ``cluster.method: snem`` in the runner) or clustered by KMeans."""
 
     family = "non-parametric"
+    embedding_depends_on_k = True
     cluster_methods = ("snem",)
     snem_iterations: int
 

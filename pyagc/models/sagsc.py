@@ -85,6 +85,7 @@ class SAGSC(BaseModel):
     """
 
     family = "non-parametric"
+    embedding_depends_on_k = True
 
     @classmethod
     def from_config(cls, cfg, data, n_clusters, *, seed=None) -> "SAGSC":

@@ -263,6 +263,43 @@ class EmbeddingCache:
     t_infer: float = 0.0
 
 
+def fit_embedding(cls: Type[BaseModel], data: Data, config: Dict[str, Any], n_clusters: int,
+                  *, seed: int, device: torch.device, mini_batch: bool = False,
+                  checkpoint_dir: Optional[str] = None, resume: bool = False,
+                  logger: Optional[logging.Logger] = None, verbose: bool = False,
+                  callbacks: Optional[List[EpochCallback]] = None) -> tuple:
+    """Build, prepare, train (trainable models) and run inference of ``cls`` once, through
+    the model contract: ``(model, embedding [N, d] on the CPU, labels [N] or None (decoupled
+    models), history, train seconds, inference seconds)``. The caller has seeded the run."""
+    logger = logger or logging.getLogger("pyagc.runner")
+    start = time.perf_counter()
+    model = cls.from_config(config["model"], data, n_clusters, seed=seed).to(device)
+    model.prepare(data)
+    history: List[Dict[str, Any]] = []
+    if isinstance(model, TrainableModel):
+        checkpoints = CheckpointManager(checkpoint_dir) if checkpoint_dir else None
+        state = train_model(model, data, config, mini_batch=mini_batch, seed=seed,
+                            checkpoints=checkpoints, resume=resume, logger=logger,
+                            verbose=verbose, callbacks=callbacks)
+        history = state.history
+    _sync(device)
+    t_train = time.perf_counter() - start
+
+    t0 = time.perf_counter()
+    loader = None
+    train_cfg = config["train"]
+    layerwise = mini_batch and uses_layerwise_inference(train_cfg)
+    if mini_batch and not layerwise:
+        loader = neighbor_loader(data, model.num_hops, train_cfg["inference_fan_out"],
+                                 train_cfg["inference_batch_size"], shuffle=False, seed=seed)
+    with layerwise_inference(model, train_cfg["layerwise_batch_size"], enabled=layerwise):
+        embedding = model.infer_embedding(data, loader, verbose=verbose).detach().cpu()
+        labels = model.predict(data, embedding, loader)
+    _sync(device)
+    t_infer = time.perf_counter() - t0
+    return model, embedding, labels, history, t_train, t_infer
+
+
 def run_once(method: Union[str, Type[BaseModel]], data: Data, config: Dict[str, Any], *,
              run: int = 0, seed: int = 0, device: Union[str, torch.device] = "cpu",
              mini_batch: bool = False, checkpoint_dir: Optional[str] = None,
@@ -310,31 +347,10 @@ def run_once(method: Union[str, Type[BaseModel]], data: Data, config: Dict[str, 
                        keep_embedding=keep_embedding, history=[],
                        t_train=embedding_cache.t_train, t_infer=embedding_cache.t_infer,
                        embedding_from=embedding_cache.run)
-    start = time.perf_counter()
-    model = cls.from_config(config["model"], data, n_clusters, seed=seed).to(device)
-    model.prepare(data)
-    history: List[Dict[str, Any]] = []
-    if isinstance(model, TrainableModel):
-        checkpoints = CheckpointManager(checkpoint_dir) if checkpoint_dir else None
-        state = train_model(model, data, config, mini_batch=mini_batch, seed=seed,
-                            checkpoints=checkpoints, resume=resume, logger=logger,
-                            verbose=verbose, callbacks=callbacks)
-        history = state.history
-    _sync(device)
-    t_train = time.perf_counter() - start
-
-    t0 = time.perf_counter()
-    loader = None
-    train_cfg = config["train"]
-    layerwise = mini_batch and uses_layerwise_inference(train_cfg)
-    if mini_batch and not layerwise:
-        loader = neighbor_loader(data, model.num_hops, train_cfg["inference_fan_out"],
-                                 train_cfg["inference_batch_size"], shuffle=False, seed=seed)
-    with layerwise_inference(model, train_cfg["layerwise_batch_size"], enabled=layerwise):
-        embedding = model.infer_embedding(data, loader, verbose=verbose).detach().cpu()
-        labels = model.predict(data, embedding, loader)
-    _sync(device)
-    t_infer = time.perf_counter() - t0
+    model, embedding, labels, history, t_train, t_infer = fit_embedding(
+        cls, data, config, n_clusters, seed=seed, device=device, mini_batch=mini_batch,
+        checkpoint_dir=checkpoint_dir, resume=resume, logger=logger, verbose=verbose,
+        callbacks=callbacks)
     if embedding_cache is not None:
         embedding_cache.model, embedding_cache.embedding, embedding_cache.run = \
             model, embedding, run
