@@ -546,7 +546,7 @@ def _run_all(cls: Type[BaseModel], data: Data, config: Dict[str, Any], *, runs: 
         if writer is not None:
             writer.write_run(result, save_labels=save_labels)
             if plot:
-                writer.plot_run(result, labels_of(data), projection=plot,
+                writer.plot_run(result, labels_of(data), projection=plot, seed=seed,
                                 title=f"{cls.__name__} on {config['dataset']}")
         last = result
     return records, last

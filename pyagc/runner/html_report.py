@@ -34,6 +34,8 @@ h3 { font-size: 1.0em; margin: 1.2em 0 0.4em; }
 .meta { color: #555; margin-top: 0; }
 table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.92em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+td { white-space: nowrap; }
+.side { display: flex; flex-wrap: wrap; gap: 0 3em; align-items: flex-start; }
 th { background: #f2f2f2; }
 td.name, th.name { text-align: left; }
 figure { margin: 0.8em 0 1.4em; }
@@ -47,7 +49,7 @@ pre { background: #f7f7f7; border: 1px solid #e2e2e2; padding: 0.6em; font-size:
 @media print {
   body { max-width: none; margin: 0; font-size: 10pt; }
   h2 { page-break-after: avoid; }
-  table, figure, pre { page-break-inside: avoid; }
+  table, figure, pre, .keep { page-break-inside: avoid; break-inside: avoid; }
   pre { white-space: pre-wrap; overflow: visible; }
   a { color: inherit; text-decoration: none; }
   th { background: #eee; -webkit-print-color-adjust: exact; print-color-adjust: exact; }
@@ -159,9 +161,12 @@ def _figures_section(paths: Sequence[str]) -> str:
         groups.setdefault(group, []).append(embed_png(path, caption))
     order = sorted(groups, key=lambda g: (not g.startswith("Run "),
                                           int(g[4:]) if g[4:].isdigit() else 0, g))
-    parts = ["<h2>Figures</h2>"]
-    for group in order:
-        parts.append(f"<h3>{_e(group)}</h3>" + "".join(groups[group]))
+    parts = []
+    for i, group in enumerate(order):
+        # A heading stays on the page of the figure under it (print).
+        heading = ("<h2>Figures</h2>" if i == 0 else "") + f"<h3>{_e(group)}</h3>"
+        first, rest = groups[group][0], groups[group][1:]
+        parts.append(f"<div class=\"keep\">{heading}{first}</div>" + "".join(rest))
     return "".join(parts)
 
 
@@ -187,8 +192,9 @@ def run_report(experiment, figures: Sequence[str] = (),
     parts = [f"<p class=\"meta\">{_e(experiment.method)} ({_e(experiment.family)}), "
              f"{runs} run(s) with seeds {_e(', '.join(map(str, seeds)))} on "
              f"{_e(experiment.device)}. Metrics in %, times in seconds per run.</p>",
-             "<h2>Dataset</h2>", _table(["Property", "Value"], _dataset_rows(experiment)),
-             "<h2>Results</h2>", _table(["Metric", header], rows)]
+             "<div class=\"side\"><div><h2>Results</h2>",
+             _table(["Metric", header], rows), "</div><div><h2>Dataset</h2>",
+             _table(["Property", "Value"], _dataset_rows(experiment)), "</div></div>"]
     note = reuse_note(experiment)
     if note:
         parts.append(f"<p class=\"note\">{_e(note)}</p>")
@@ -216,9 +222,19 @@ def bench_report(experiments: Sequence[Any], figure: Optional[str] = None,
     datasets: Dict[str, Any] = {}
     for e in experiments:
         datasets.setdefault(e.dataset, e)
+    # One table of bench.md is too wide for a page: the metrics, then the costs.
+    metrics = len(header) - 4 - len(TIME_KEYS) - 1
+    ids = [0, 2]
+    quality = [0, 1, 2, 3, *range(4, 4 + metrics)]
+    cost = [*ids, *range(4 + metrics, len(header))]
+    def pick(columns, row):
+        return [row[i] for i in columns]
     parts = [f"<p class=\"meta\">{len(experiments)} method × dataset pair(s); metrics in % "
              "(mean ± std over the runs), times in seconds per run (mean), peak memory.</p>",
-             "<h2>Results</h2>", _table(header, rows, names=3)]
+             "<h2>Results</h2>", _table(pick(quality, header), [pick(quality, r) for r in rows],
+                                         names=3),
+             "<h3>Timings and memory</h3>",
+             _table(pick(cost, header), [pick(cost, r) for r in rows], names=2)]
     if figure:
         parts.append(embed_png(figure, "NMI and ACC (± std over runs) and total time per run "
                                        "(log axis)"))

@@ -94,6 +94,7 @@ class ResultsWriter:
             raise ValueError(f"{self.out_dir} already holds finished results; choose another "
                              "--out folder (or add --resume to continue an interrupted run).")
         self.resume = resume
+        self._projected = None  # (embedding, (projection, seed), project_2d's result)
         os.makedirs(self.out_dir, exist_ok=True)
         self.removed_temporaries = self._remove_stale_temporaries()
 
@@ -156,20 +157,31 @@ class ResultsWriter:
             write_labels(result.labels, self.path("labels", f"run{result.run}.csv"))
             write_labels(result.labels, self.path("labels", f"run{result.run}.npy"))
 
-    def plot_run(self, result, classes=None, projection: str = "tsne", title: str = ""
-                 ) -> List[str]:
+    def plot_run(self, result, classes=None, projection: str = "tsne", title: str = "",
+                 seed: Optional[int] = None) -> List[str]:
         """Draw the figures of one run into ``plots/`` (see the module docstring): the
         embedding map, the cluster × class table when ``classes`` (one per node) is given,
-        the loss curves when the run trained. Returns the paths written."""
+        the loss curves when the run trained. The map's sample and projection are seeded by
+        ``seed`` (default: the run's), so that runs sharing one embedding share one map,
+        projected once. Returns the paths written."""
         from pyagc.runner.plots import (contingency_figure, embedding_figure, loss_figure,
-                                        save_figure)
+                                        project_2d, save_figure)
         run = result.run
         name = f"{title}, run {run}" if title else f"Run {run}"
+        seed = result.seed if seed is None else seed
         written = []
         if result.embedding is not None:
+            # Keep the embedding itself (not its id, which a new tensor may reuse).
+            cached = self._projected
+            if cached is None or cached[0] is not result.embedding \
+                    or cached[1] != (projection, seed):
+                cached = (result.embedding, (projection, seed),
+                          project_2d(result.embedding, projection, seed))
+                self._projected = cached
             written.append(save_figure(
                 embedding_figure(result.embedding, result.labels, classes,
-                                 projection=projection, seed=result.seed, title=name),
+                                 projection=projection, seed=seed, title=name,
+                                 projected=cached[2]),
                 self.path("plots", f"embedding_run{run}.png")))
         if classes is not None:
             written.append(save_figure(contingency_figure(classes, result.labels, title=name),

@@ -183,7 +183,8 @@ def _scatter_groups(ax, coords: np.ndarray, groups: np.ndarray, order: Sequence[
 
 def embedding_figure(embedding: Any, clusters: Any, classes: Optional[Any] = None, *,
                      projection: str = "tsne", seed: int = 0,
-                     max_points: int = MAX_MAP_POINTS, title: str = ""):
+                     max_points: int = MAX_MAP_POINTS, title: str = "",
+                     projected: Optional[tuple] = None):
     """The embedding map: panel "Predicted clusters" and, when ``classes`` is given (a class
     per node; negative = unlabelled, left out of that panel), panel "True classes", with the
     same coordinates. The title names the projection and the sample size.
@@ -196,6 +197,8 @@ def embedding_figure(embedding: Any, clusters: Any, classes: Optional[Any] = Non
         seed: seed of the sample and of t-SNE.
         max_points: at most this many nodes are drawn (a seeded sample).
         title: prefix of the figure title (e.g. ``'SSGC on Cora, run 0'``).
+        projected: ``(coords, index)`` that :func:`project_2d` returned for this embedding
+            with the same ``projection``, ``seed`` and ``max_points`` (skips recomputing it).
     """
     plt = require_matplotlib()
     clusters = _numpy(clusters, np.int64).reshape(-1)
@@ -209,7 +212,8 @@ def embedding_figure(embedding: Any, clusters: Any, classes: Optional[Any] = Non
             raise ValueError(f"{classes.size} classes for {n} nodes; give one per node.")
         if not (classes >= 0).any():
             classes = None
-    coords, index = project_2d(embedding, projection, seed, max_points)
+    coords, index = projected if projected is not None else \
+        project_2d(embedding, projection, seed, max_points)
     sample_clusters = clusters[index]
     if classes is not None:
         cluster_order, class_order, n_matched = matched_order(classes, clusters)
@@ -359,6 +363,22 @@ def loss_figure(history: List[Dict[str, Any]], *, title: str = ""):
     return fig
 
 
+def _log_time_axis(ax, highs: Sequence[float], lows: Sequence[float]) -> None:
+    """A log x axis spanning at least a decade around the values, ticks in plain numbers."""
+    from matplotlib.ticker import FuncFormatter, LogLocator
+    positive = [v for v in lows if v > 0] + [v for v in highs if v > 0]
+    if not positive:
+        return
+    low, high = min(positive), max(positive)
+    centre = np.sqrt(low * high)
+    span = max(high / low, 10.0) * 2.5  # room for the value labels on the right
+    ax.set_xscale("log")
+    ax.set_xlim(centre / np.sqrt(span) / 1.5, centre * np.sqrt(span) * 1.5)
+    ax.xaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+
+
 def bench_figure(experiments: Sequence[Any], *, metrics: Sequence[str] = ("NMI", "ACC")):
     """Methods compared: one horizontal-bar panel per metric in ``metrics`` that some
     experiment has (mean in %, the std over runs as an error bar) and one for the total time
@@ -389,13 +409,20 @@ def bench_figure(experiments: Sequence[Any], *, metrics: Sequence[str] = ("NMI",
                 ys.append(i + (d - (len(datasets) - 1) / 2) * bar)
                 means.append(e.summary[key]["mean"] * scale)
                 stds.append(e.summary[key]["std"] * scale)
-            ax.barh(ys, means, height=bar * 0.9, xerr=stds, color=colours[dataset],
-                    label=dataset, capsize=2, error_kw={"lw": 1})
-            for y, m in zip(ys, means):
-                ax.text(m, y, f" {m:.1f}" if not log else f" {m:.3g}", va="center",
+            if log:  # a bar from an arbitrary left edge would mislead on a log axis
+                ax.errorbar(means, ys, xerr=stds, fmt="o", color=colours[dataset],
+                            label=dataset, capsize=3, ms=5, lw=1)
+            else:
+                ax.barh(ys, means, height=bar * 0.9, xerr=stds, color=colours[dataset],
+                        label=dataset, capsize=2, error_kw={"lw": 1})
+            for y, m, s in zip(ys, means, stds):
+                ax.text(m + s, y, f"  {m:.1f}" if not log else f"  {m:.3g} s", va="center",
                         fontsize=7)
         if log:
-            ax.set_xscale("log")
+            _log_time_axis(ax, [e.summary[key]["mean"] + e.summary[key]["std"]
+                                for e in experiments if key in e.summary],
+                           [e.summary[key]["mean"] - e.summary[key]["std"]
+                            for e in experiments if key in e.summary])
         else:
             ax.set_xlim(0, 100)
         ax.set_xlabel(label)
@@ -404,8 +431,9 @@ def bench_figure(experiments: Sequence[Any], *, metrics: Sequence[str] = ("NMI",
     axes[0].set_yticklabels(methods)
     axes[0].invert_yaxis()
     if len(datasets) > 1:
-        axes[-1].legend(title="dataset", fontsize=8, loc="lower right")
-    fig.suptitle("Methods compared: mean over runs, bars = ± std"
+        axes[-1].legend(title="dataset", fontsize=8, loc="upper left",
+                        bbox_to_anchor=(1.02, 1.0), frameon=False)
+    fig.suptitle("Methods compared: mean over runs, error bars = ± std"
                  + (f" ({datasets[0]})" if len(datasets) == 1 else ""), fontsize=11)
     fig.tight_layout()
     return fig

@@ -96,6 +96,21 @@ def test_run_report_embeds_every_figure_and_metric_and_the_loss_components(graph
     assert "config.yaml" in page.links and "results.json" in page.links
 
 
+def test_runs_sharing_an_embedding_share_one_projection(graph, tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    import pyagc.runner.plots as plots
+    calls = []
+    original = plots.project_2d
+    def counting(*args, **kwargs):
+        calls.append(args[1:])
+        return original(*args, **kwargs)
+    monkeypatch.setattr(plots, "project_2d", counting)
+    run_experiment("SSGC", data=graph, runs=3, seed=4, out_dir=str(tmp_path / "ssgc"),
+                   plot=True, projection="pca", verbose=False)  # one embedding, 3 clusterings
+    assert calls == [("pca", 4)]
+    assert len(os.listdir(tmp_path / "ssgc" / "plots")) == 6
+
+
 def test_run_report_without_plot_has_tables_and_no_figures(graph, tmp_path):
     out = tmp_path / "res"
     run_experiment("SSGC", data=graph, runs=2, out_dir=str(out), verbose=False)
