@@ -5,6 +5,11 @@ URIs, the style sheet is inline, there is no script and no external link other t
 relative links to the folder's own files. Every text from the run (names, config values) is
 escaped. A ``@media print`` style keeps tables and figures whole on paper.
 
+``report.html`` is written into every results folder (``pyagc run`` without ``--no-save``,
+``pyagc bench``), with or without matplotlib: the tables, config and timings always; the run
+figures only with ``--plot`` (drawing them costs a t-SNE per run and needs matplotlib), the
+benchmark figure whenever matplotlib is installed (it is cheap).
+
 A run's report holds the dataset summary, the metrics table (mean ± std over the runs, as
 ``summary.md``), one row per run with every metric, the timings and the memory, the figures
 written under ``plots/`` (with ``--plot``), and the resolved config (``config.yaml``). A

@@ -6,8 +6,9 @@ notebooks can inspect its axes); :func:`save_figure` writes it as a PNG and clos
 * :func:`embedding_figure` — a 2-D map of the embedding: t-SNE (scikit-learn) on a seeded
   sample of at most :data:`MAX_MAP_POINTS` nodes by default, PCA when asked for
   (``projection='pca'``); two panels with the same coordinates, the predicted clusters and
-  the true classes (when the graph has labels), each class drawn in the colour of the cluster
-  matched to it for ACC, so that agreeing groups share a colour.
+  the true classes (when the graph has labels), each cluster drawn in the colour of the class
+  matched to it for ACC, so that agreeing groups share a colour (and the class panel looks
+  the same in every run that shares an embedding).
 * :func:`contingency_figure` — the cluster × class count table as a heatmap; the columns
   follow the Hungarian matching of :func:`pyagc.metrics.cluster_matching` (the one ACC uses),
   so the matched counts lie on the diagonal and sum to ACC × the number of labelled nodes.
@@ -219,25 +220,30 @@ def embedding_figure(embedding: Any, clusters: Any, classes: Optional[Any] = Non
         cluster_order, class_order, n_matched = matched_order(classes, clusters)
     else:
         cluster_order, class_order, n_matched = [int(k) for k in np.unique(clusters)], [], 0
-    # Cluster i and the class matched to it share colour i; unmatched classes come after.
-    palette = _colours(len(cluster_order) + len(class_order) - n_matched)
-    cluster_colour = {k: palette[i] for i, k in enumerate(cluster_order)}
-    class_colour = {k: palette[i if i < n_matched else len(cluster_order) + i - n_matched]
-                    for i, k in enumerate(class_order)}
+    # Class i has colour i (the same in every run); a cluster takes the colour of the class
+    # matched to it, and unmatched clusters get colours of their own.
+    class_ids = sorted(class_order)
+    palette = _colours(len(class_ids) + len(cluster_order) - n_matched)
+    class_colour = {k: palette[i] for i, k in enumerate(class_ids)}
+    matched = dict(zip(cluster_order[:n_matched], class_order[:n_matched]))
+    cluster_colour = {k: class_colour[matched[k]] if k in matched else
+                      palette[len(class_ids) + i - n_matched]
+                      for i, k in enumerate(cluster_order)}
     panels = 2 if classes is not None else 1
     fig, axes = plt.subplots(1, panels, figsize=(6.2 * panels, 6.8), squeeze=False)
     axes = axes[0]
     size = float(np.clip(30000.0 / max(len(index), 1), 2.0, 30.0))
     _scatter_groups(axes[0], coords, sample_clusters, cluster_order, cluster_colour, "cluster",
                     size, seed)
-    axes[0].set_title(f"Predicted clusters (k={len(cluster_order)})")
+    axes[0].set_title(f"Predicted clusters (k={len(cluster_order)})"
+                      + (", coloured as their matched class" if classes is not None else ""),
+                      fontsize=10)
     if classes is not None:
         sample_classes = classes[index]
         labelled = sample_classes >= 0
-        _scatter_groups(axes[1], coords[labelled], sample_classes[labelled], class_order,
+        _scatter_groups(axes[1], coords[labelled], sample_classes[labelled], class_ids,
                         class_colour, "class", size, seed)
-        axes[1].set_title(f"True classes ({len(class_order)}), coloured as their matched "
-                          "cluster", fontsize=10)
+        axes[1].set_title(f"True classes ({len(class_ids)})", fontsize=10)
     low, high = coords.min(axis=0), coords.max(axis=0)
     centre, half = (low + high) / 2.0, float((high - low).max()) * 0.53 + 1e-9
     for ax in axes:  # the same square window in every panel
@@ -332,7 +338,7 @@ def loss_figure(history: List[Dict[str, Any]], *, title: str = ""):
               enumerate(zip([None] + history[:-1], history), start=1)
               if prev is not None and prev["stage"] != row["stage"]]
     names = list(series)
-    cols = min(3, len(names))
+    cols = 2 if len(names) == 4 else min(3, len(names))
     rows = -(-len(names) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.3 * cols, 3.2 * rows), squeeze=False,
                              sharex=True)

@@ -33,8 +33,8 @@ def test_embedding_map_has_clusters_and_classes_at_the_same_coordinates(graph):
     clusters = (graph.y + 1) % 3  # a relabelled perfect clustering
     fig = embedding_figure(graph.x, clusters, graph.y, title="GAE on toy")
     left, right = fig.axes
-    assert left.get_title() == "Predicted clusters (k=3)"
-    assert right.get_title().startswith("True classes (3)")
+    assert left.get_title().startswith("Predicted clusters (k=3)")
+    assert right.get_title() == "True classes (3)"
     title = fig._suptitle.get_text()
     assert title.startswith("GAE on toy: t-SNE") and "120 nodes" in title
     assert np.allclose(_points(left), _points(right)) and len(_points(left)) == 120
@@ -44,13 +44,23 @@ def test_embedding_map_has_clusters_and_classes_at_the_same_coordinates(graph):
     assert names == [f"cluster {k} ({sizes[k]})" for k in range(3)]
     class_names, class_legend = _legend(right)
     assert len(class_names) == 3
-    # Each class is drawn in the colour of the cluster matched to it (here class c <-> c+1).
+    # Each cluster is drawn in the colour of the class matched to it (here class c <-> c+1).
     colour = {n: h.get_color() for n, h in zip(names, legend.legend_handles)}
     class_colour = {n.split(" (")[0]: h.get_color()
                     for n, h in zip(class_names, class_legend.legend_handles)}
     for c in range(3):
         assert class_colour[f"class {c}"] == colour[f"cluster {(c + 1) % 3} ({sizes[(c + 1) % 3]})"]
-    matplotlib.pyplot.close(fig)
+    assert list(class_colour) == ["class 0", "class 1", "class 2"]
+    # A fourth cluster that no class matches gets a colour no class has.
+    four = clusters.clone()
+    four[:10] = 3
+    fig4 = embedding_figure(graph.x, four, graph.y, projection="pca")
+    legend4 = fig4.axes[0].get_legend()
+    colours4 = {t.get_text().split(" (")[0]: h.get_color()
+                for t, h in zip(legend4.get_texts(), legend4.legend_handles)}
+    class4 = {h.get_color() for h in fig4.axes[1].get_legend().legend_handles}
+    assert len(colours4) == 4 and colours4["cluster 3"] not in class4
+    matplotlib.pyplot.close("all")
 
 
 def test_embedding_map_samples_large_graphs_and_names_pca(graph):
