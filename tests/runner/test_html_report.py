@@ -130,7 +130,7 @@ def test_report_escapes_text(graph, tmp_path):
     assert "&lt;b&gt;x&lt;/b&gt; &amp; y" in text
 
 
-def test_bench_report_holds_the_table_the_figure_and_each_config(graph, tmp_path):
+def test_bench_report_holds_the_table_the_figure_and_each_config(graph, tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
     results = [run_experiment(method, data=graph, runs=2, out_dir=str(tmp_path / method),
                               verbose=False) for method in ("KMeans", "SSGC")]
@@ -145,3 +145,9 @@ def test_bench_report_holds_the_table_the_figure_and_each_config(graph, tmp_path
         assert f"{e.method} on data: config" in page.body
         assert f"{e.method}/report.html" in page.links
     assert "GAE on data: it broke" in page.body
+    import pyagc.runner.plots as plots
+    monkeypatch.setattr(plots, "has_matplotlib", lambda: False)
+    (tmp_path / "bench.png").unlink()
+    page = _parse(write_bench_report(str(tmp_path), results))
+    assert page.images == {} and "matplotlib is not installed" in page.body
+    assert not (tmp_path / "bench.png").exists()
