@@ -101,7 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--resume", action="store_true",
                      help="continue the interrupted run in --out DIR")
     out.add_argument("--plot", action="store_true",
-                     help="write PNGs of the embedding (2-D projection) and loss curve")
+                     help="draw each run's figures into plots/ and report.html: the embedding "
+                          "map (clusters and classes), the cluster x class table, the loss "
+                          "curves")
+    out.add_argument("--projection", choices=("tsne", "pca"), default="tsne",
+                     help="2-D projection of the embedding map (default: t-SNE on at most "
+                          "3,000 sampled nodes)")
     out.add_argument("--save-labels", action="store_true",
                      help="write every node's cluster to labels/run<i>.csv and .npy")
 
@@ -110,8 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(bench, many=True)
     _add_run_args(bench)
     bench.add_argument("--out", metavar="DIR", default=None,
-                       help="folder for one results folder per pair and bench.md (default: "
-                            "./pyagc-results/bench_<time>)")
+                       help="folder for one results folder per pair, bench.md, bench.png and "
+                            "report.html (default: ./pyagc-results/bench_<time>)")
 
     auto = sub.add_parser("auto", help="choose a method and k without labels: every "
                                        "candidate scored, one picked")
@@ -261,7 +266,7 @@ def cmd_run(args) -> int:
                 runs=args.runs, seed=args.seed, device=args.device, mini_batch=args.mini_batch,
                 config_file=args.config, overrides=args.overrides, n_clusters=args.n_clusters,
                 out_dir=out_dir, resume=args.resume, verbose=not args.quiet, plot=args.plot,
-                save_labels=args.save_labels, echo=echo, callbacks=[interrupt.callback])
+                projection=args.projection, save_labels=args.save_labels, echo=echo, callbacks=[interrupt.callback])
     except KeyboardInterrupt:
         if out_dir:
             print(f"pyagc: interrupted. Continue with the same options plus --resume --out "
@@ -279,6 +284,7 @@ def cmd_run(args) -> int:
 def cmd_bench(args) -> int:
     from pyagc.runner import get_method, markdown_summary, run_experiment
     from pyagc.runner.checkpoint import atomic_write_text
+    from pyagc.runner.outputs import write_bench_report
     echo = _echo(args.quiet)
     for method in args.methods:  # unknown names fail before anything runs
         get_method(method)
@@ -305,6 +311,7 @@ def cmd_bench(args) -> int:
         table = markdown_summary(results)
         print(table)
         atomic_write_text(os.path.join(base, "bench.md"), table + "\n")
+        write_bench_report(base, results, failures)
         print(f"Results: {os.path.abspath(base)}")
     return 1 if failures else 0
 

@@ -340,6 +340,9 @@ class TrainableModel(BaseModel):
 
     family: ClassVar[str] = "deep-decoupled"
     logger = None
+    #: The named :class:`LossOutput` components of the last epoch run by :meth:`train_full`
+    #: or a mini-batch loop (means over the batches); the runner records them per epoch.
+    epoch_components: Dict[str, float] = {}
 
     def set_logger(self, logger) -> None:
         self.logger = logger
@@ -402,6 +405,7 @@ class TrainableModel(BaseModel):
         data = data.to(self.device)
         out = self._step(optimizer, self.loss(**self._inputs(data), **loss_kwargs), epoch,
                          "full batch")
+        self.epoch_components = dict(out.components)
         self._log(out.log_string(f"Epoch {epoch:03d}: "), verbose)
         return float(out.total.detach())
 
@@ -429,6 +433,7 @@ class TrainableModel(BaseModel):
             raise ValueError("The training loader is empty: give it at least one seed node.")
         mean = LossOutput(torch.tensor(total / count),
                           {name: value / count for name, value in components.items()})
+        self.epoch_components = dict(mean.components)
         self._log(mean.log_string(f"Epoch {epoch:03d}: "), verbose)
         return total / count
 

@@ -7,7 +7,8 @@
 * :mod:`~pyagc.runner.recipe` — the generic training loop (epochs, lr, weight decay, patience
   on the loss, stages, mini-batches, checkpoints and resume);
 * :mod:`~pyagc.runner.experiment` — data loading, embed/predict, KMeans, metrics, runs;
-* :mod:`~pyagc.runner.outputs` / :mod:`~pyagc.runner.report` — results folder and tables.
+* :mod:`~pyagc.runner.outputs` / :mod:`~pyagc.runner.report` — results folder and tables;
+  :mod:`~pyagc.runner.plots` / :mod:`~pyagc.runner.html_report` — figures and ``report.html``.
 """
 from pyagc.runner.registry import FAMILIES, get_method, list_methods
 from pyagc.runner.config import ConfigError, resolve_config

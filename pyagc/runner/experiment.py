@@ -424,6 +424,9 @@ class ExperimentResult:
     num_nodes: int = 0
     num_edges: int = 0
     n_clusters: int = 0
+    num_features: int = 0
+    #: the number of classes in the graph's labels (0 without labels)
+    num_classes: int = 0
 
 
 def run_experiment(method: Union[str, Type[BaseModel]], *, dataset: Optional[str] = None,
@@ -434,13 +437,15 @@ def run_experiment(method: Union[str, Type[BaseModel]], *, dataset: Optional[str
                    overrides: Union[Sequence[str], Dict[str, Any], None] = None,
                    n_clusters: Optional[int] = None, out_dir: Optional[str] = None,
                    resume: bool = False, verbose: bool = True, plot: bool = False,
-                   save_labels: bool = False,
+                   projection: str = "tsne", save_labels: bool = False,
                    callbacks: Optional[List[EpochCallback]] = None,
                    echo: Optional[Callable[[str], None]] = None) -> ExperimentResult:
     """The whole pipeline for ``runs`` seeds (``seed + run``); see ``pyagc run --help``.
 
     ``data`` is anything :func:`as_data` accepts; ``runs`` and ``n_clusters`` are integers
-    ``>= 1``, ``seed`` an integer ``>= 0``.
+    ``>= 1``, ``seed`` an integer ``>= 0``. With ``out_dir`` the results folder is written
+    (:mod:`pyagc.runner.outputs`), ``report.html`` included; ``plot`` adds each run's figures
+    (:mod:`pyagc.runner.plots`; ``projection`` ``'tsne'`` or ``'pca'`` for the embedding map).
 
     Raises:
         ScalarTypeError, ValueError: a bad argument, config value or graph (one message each).
@@ -458,8 +463,9 @@ def run_experiment(method: Union[str, Type[BaseModel]], *, dataset: Optional[str
     if resume and not out_dir:
         raise ValueError("--resume needs --out DIR, the results folder of the interrupted run.")
     if plot:
-        from pyagc.runner.plots import require_matplotlib
+        from pyagc.runner.plots import check_projection, require_matplotlib
         require_matplotlib()
+        projection = check_projection(projection)
     dev = resolve_device(device)
     dataset_key = None if (graph or data is not None) else (dataset or SYNTHETIC)
     config = resolve_config(cls.__name__, dataset_key, config_file, overrides)
@@ -496,13 +502,16 @@ def run_experiment(method: Union[str, Type[BaseModel]], *, dataset: Optional[str
     try:
         records, last = _run_all(cls, graph_data, config, runs=int(runs), seed=int(seed),
                                  device=dev, mini_batch=mini_batch, writer=writer,
-                                 resume=resume, logger=logger, verbose=verbose, plot=plot,
+                                 resume=resume, logger=logger, verbose=verbose,
+                                 plot=projection if plot else None,
                                  save_labels=save_labels, callbacks=callbacks, echo=echo)
         out = ExperimentResult(method=cls.__name__, family=cls.family, dataset=name,
                                config=config, records=records, summary=summarize(records),
                                device=str(dev), out_dir=writer.out_dir if writer else None,
                                last=last, num_nodes=int(graph_data.num_nodes),
-                               num_edges=int(graph_data.edge_index.size(1)), n_clusters=k)
+                               num_edges=int(graph_data.edge_index.size(1)), n_clusters=k,
+                               num_features=_num_features(graph_data),
+                               num_classes=_num_classes(graph_data))
         if writer is not None:
             writer.finalize(out)
     finally:
@@ -513,10 +522,21 @@ def run_experiment(method: Union[str, Type[BaseModel]], *, dataset: Optional[str
     return out
 
 
+def _num_features(data: Data) -> int:
+    x = getattr(data, "x", None)
+    return int(x.size(1)) if x is not None and x.dim() == 2 else 0
+
+
+def _num_classes(data: Data) -> int:
+    y = labels_of(data)
+    return 0 if y is None else int(torch.unique(y[y >= 0]).numel())
+
+
 def _run_all(cls: Type[BaseModel], data: Data, config: Dict[str, Any], *, runs: int, seed: int,
              device: torch.device, mini_batch: bool, writer, resume: bool,
-             logger: logging.Logger, verbose: bool, plot: bool, save_labels: bool,
+             logger: logging.Logger, verbose: bool, plot: Optional[str], save_labels: bool,
              callbacks, echo) -> tuple:
+    """Every run; ``plot`` is the projection of the embedding maps (``None``: no figures)."""
     records: List[Dict[str, Any]] = []
     last: Optional[RunResult] = None
     # Deterministic untrained methods: embed once, re-cluster with each run's seed.
@@ -536,12 +556,13 @@ def _run_all(cls: Type[BaseModel], data: Data, config: Dict[str, Any], *, runs: 
                           checkpoint_dir=writer.path("checkpoints", f"run{run}") if writer
                           else None,
                           resume=resume, logger=logger, verbose=verbose,
-                          keep_embedding=plot or writer is None or run == runs - 1,
+                          keep_embedding=bool(plot) or writer is None or run == runs - 1,
                           callbacks=callbacks, embedding_cache=cache)
         records.append(result.record())
         if writer is not None:
             writer.write_run(result, save_labels=save_labels)
             if plot:
-                writer.plot_run(result)
+                writer.plot_run(result, labels_of(data), projection=plot, seed=seed,
+                                title=f"{cls.__name__} on {config['dataset']}")
         last = result
     return records, last

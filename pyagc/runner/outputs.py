@@ -8,12 +8,17 @@
     <out>/results.csv          one row per run
     <out>/results.json         all runs and the mean/std summary
     <out>/summary.md           the Markdown summary table
-    <out>/loss_curve.csv       run, stage, epoch, loss
+    <out>/loss_curve.csv       run, stage, epoch, loss, then one column per loss component
+    <out>/report.html          self-contained report: dataset, metrics, runs and timings,
+                               the figures of plots/, the config (pyagc.runner.html_report)
     <out>/checkpoints/run<i>/{best,last}.pt
     <out>/labels/run<i>.csv|.npy   with --save-labels
-    <out>/plots/*.png              with --plot
+    <out>/plots/*.png              with --plot: embedding_run<i> (2-D map, clusters and
+                                   classes), contingency_run<i> (cluster x class counts, when
+                                   the graph has labels), loss_run<i> (trained methods)
 
-Nothing else: every file is data (YAML, JSON, CSV, Markdown, text, PNG, NumPy arrays without
+Nothing else: every file is data (YAML, JSON, CSV, Markdown, text, PNG, HTML without scripts,
+NumPy arrays without
 pickles, and checkpoints that :func:`torch.load` reads with ``weights_only=True``). Files are
 written through a temporary ``.tmp-*`` file and a rename; stale temporary files of a killed run
 are removed when the folder is opened again.
@@ -34,7 +39,7 @@ from pyagc.utils.validation import ConfigError
 
 #: The subfolders of a results folder (besides itself and each ``checkpoints/run<i>``) that
 #: hold files written atomically (through ``.tmp-*``).
-_ATOMIC_FOLDERS = ("runs", "labels", "checkpoints")
+_ATOMIC_FOLDERS = ("runs", "labels", "checkpoints", "plots")
 
 
 def check_output_file(path: str, what: str = "--output") -> str:
@@ -89,6 +94,7 @@ class ResultsWriter:
             raise ValueError(f"{self.out_dir} already holds finished results; choose another "
                              "--out folder (or add --resume to continue an interrupted run).")
         self.resume = resume
+        self._projected = None  # (embedding, (projection, seed), project_2d's result)
         os.makedirs(self.out_dir, exist_ok=True)
         self.removed_temporaries = self._remove_stale_temporaries()
 
@@ -151,15 +157,47 @@ class ResultsWriter:
             write_labels(result.labels, self.path("labels", f"run{result.run}.csv"))
             write_labels(result.labels, self.path("labels", f"run{result.run}.npy"))
 
-    def plot_run(self, result) -> None:
-        from pyagc.runner.plots import plot_embedding, plot_loss_curve
+    def plot_run(self, result, classes=None, projection: str = "tsne", title: str = "",
+                 seed: Optional[int] = None) -> List[str]:
+        """Draw the figures of one run into ``plots/`` (see the module docstring): the
+        embedding map, the cluster × class table when ``classes`` (one per node) is given,
+        the loss curves when the run trained. The map's sample and projection are seeded by
+        ``seed`` (default: the run's), so that runs sharing one embedding share one map,
+        projected once. Returns the paths written."""
+        from pyagc.runner.plots import (contingency_figure, embedding_figure, loss_figure,
+                                        project_2d, save_figure)
+        run = result.run
+        name = f"{title}, run {run}" if title else f"Run {run}"
+        seed = result.seed if seed is None else seed
+        written = []
         if result.embedding is not None:
-            plot_embedding(result.embedding, result.labels,
-                           self.path("plots", f"embedding_run{result.run}.png"),
-                           title=f"Run {result.run}: embedding coloured by cluster",
-                           seed=result.seed)
+            # Keep the embedding itself (not its id, which a new tensor may reuse).
+            cached = self._projected
+            if cached is None or cached[0] is not result.embedding \
+                    or cached[1] != (projection, seed):
+                cached = (result.embedding, (projection, seed),
+                          project_2d(result.embedding, projection, seed))
+                self._projected = cached
+            written.append(save_figure(
+                embedding_figure(result.embedding, result.labels, classes,
+                                 projection=projection, seed=seed, title=name,
+                                 projected=cached[2]),
+                self.path("plots", f"embedding_run{run}.png")))
+        if classes is not None:
+            written.append(save_figure(contingency_figure(classes, result.labels, title=name),
+                                       self.path("plots", f"contingency_run{run}.png")))
         if result.history:
-            plot_loss_curve(result.history, self.path("plots", f"loss_run{result.run}.png"))
+            written.append(save_figure(loss_figure(result.history, title=f"{name}: loss"),
+                                       self.path("plots", f"loss_run{run}.png")))
+        return written
+
+    def figures(self) -> List[str]:
+        """The PNG files under ``plots/``, sorted."""
+        folder = self.path("plots")
+        if not os.path.isdir(folder):
+            return []
+        return [os.path.join(folder, name) for name in sorted(os.listdir(folder))
+                if name.endswith(".png") and not name.startswith(TMP_PREFIX)]
 
     def finalize(self, experiment) -> None:
         from pyagc.runner.report import markdown_summary
@@ -175,6 +213,34 @@ class ResultsWriter:
         atomic_write_text(self.path("results.csv"), _runs_csv(records))
         atomic_write_text(self.path("loss_curve.csv"), _loss_csv(histories))
         atomic_write_text(self.path("summary.md"), markdown_summary([experiment]) + "\n")
+        self.write_report(experiment)
+
+    def write_report(self, experiment) -> str:
+        """Write ``report.html`` (:func:`pyagc.runner.html_report.run_report`)."""
+        from pyagc.runner.html_report import run_report
+        files = [name for name in ("config.yaml", "results.json", "results.csv",
+                                   "summary.md", "loss_curve.csv", "run.log")
+                 if os.path.isfile(self.path(name))]
+        target = self.path("report.html")
+        atomic_write_text(target, run_report(experiment, self.figures(), files))
+        return target
+
+
+def write_bench_report(folder: str, experiments: List[Any], failures: List[str] = ()
+                       ) -> str:
+    """Write a benchmark's ``bench.png`` (:func:`pyagc.runner.plots.bench_figure`, when
+    matplotlib is installed) and ``report.html`` (:func:`pyagc.runner.html_report.bench_report`)
+    into ``folder``; returns the report's path."""
+    from pyagc.runner.html_report import bench_report
+    from pyagc.runner.plots import bench_figure, has_matplotlib, save_figure
+    figure = None
+    if has_matplotlib():
+        figure = save_figure(bench_figure(experiments), os.path.join(folder, "bench.png"))
+    folders = [os.path.relpath(e.out_dir, folder) if e.out_dir else "" for e in experiments]
+    target = os.path.join(folder, "report.html")
+    atomic_write_text(target, bench_report(experiments, figure, failures,
+                                           folders if all(folders) else ()))
+    return target
 
 
 _RUN_KEYS = {"run", "seed", "metrics", "times", "memory_mb", "epochs"}
@@ -208,10 +274,14 @@ def _runs_csv(records: List[Dict[str, Any]]) -> str:
 
 
 def _loss_csv(histories) -> str:
+    components = list(dict.fromkeys(name for _, history in histories for row in history
+                                    for name in row.get("components") or {}))
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["run", "stage", "epoch", "loss"])
+    writer.writerow(["run", "stage", "epoch", "loss", *components])
     for run, history in histories:
         for row in history:
-            writer.writerow([run, row["stage"], row["epoch"], row["loss"]])
+            parts = row.get("components") or {}
+            writer.writerow([run, row["stage"], row["epoch"], row["loss"],
+                             *[parts.get(name, "") for name in components]])
     return buffer.getvalue()

@@ -83,7 +83,8 @@ def train_model(model: TrainableModel, data: Data, config: Dict[str, Any],
                 logger: Optional[logging.Logger] = None, verbose: bool = True,
                 callbacks: Optional[List[EpochCallback]] = None) -> TrainState:
     """Train ``model`` following ``config['train']``; returns the final :class:`TrainState`
-    (``history`` is the loss curve: one ``{stage, epoch, loss}`` per epoch)."""
+    (``history`` is the loss curve: one ``{stage, epoch, loss}`` per epoch, plus
+    ``components``, the named :class:`~pyagc.models.LossOutput` parts, when the loss has any)."""
     logger = logger or logging.getLogger("pyagc.runner")
     train_cfg = config["train"]
     stages = training_stages(train_cfg)
@@ -136,10 +137,14 @@ def train_model(model: TrainableModel, data: Data, config: Dict[str, Any],
         bar = tqdm(range(state.epoch + 1, stage["epochs"] + 1), desc=f"{stage['name']}",
                    disable=not verbose, leave=False, unit="epoch")
         for epoch in bar:
+            model.epoch_components = {}
             loss = float(model.fit_epoch(loader, optimizers, epoch, verbose=verbose,
                                          **loss_kwargs))
             state.epoch = epoch
-            state.history.append({"stage": stage["name"], "epoch": epoch, "loss": loss})
+            row = {"stage": stage["name"], "epoch": epoch, "loss": loss}
+            if model.epoch_components:
+                row["components"] = dict(model.epoch_components)
+            state.history.append(row)
             bar.set_postfix(loss=f"{loss:.4f}")
             improved = loss < state.best_loss - float(stage["min_delta"] or 0.0)
             if improved:

@@ -1,7 +1,7 @@
 """Tables of experiment results: mean ± std over runs, metrics in percent (as published)."""
 from __future__ import annotations
 
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 from pyagc.runner.keys import LABEL_METRICS, STRUCTURE_METRICS, TIME_KEYS
 
@@ -20,9 +20,9 @@ def _memory_name(device: str) -> str:
     return "Peak GPU memory (MB)" if device.startswith("cuda") else "Peak RSS (MB)"
 
 
-def run_table(experiment) -> str:
-    """A two-column Markdown table of one experiment (metrics in %, times in s): mean ± std
-    over the runs, or the value itself for a single run."""
+def run_rows(experiment) -> Tuple[str, List[Tuple[str, str]]]:
+    """``(value header, [(name, value), ...])`` of :func:`run_table` (shared with the HTML
+    report): metrics in %, times in s, memory; mean ± std, or the value of a single run."""
     s = experiment.summary
     one = len(experiment.records) == 1
     rows = [(f"{k} (%)", _pm(s[k], 100.0, single=one))
@@ -30,25 +30,38 @@ def run_table(experiment) -> str:
     rows += [(f"{_TIME_NAMES[k]} time (s)", _pm(s[f"time_{k}"], digits=3, single=one))
              for k in TIME_KEYS]
     rows.append((_memory_name(experiment.device), _pm(s["memory_mb"], digits=1, single=one)))
-    header = "Value" if one else "Mean ± Std"
+    return ("Value" if one else "Mean ± Std"), rows
+
+
+def reuse_note(experiment) -> str:
+    """The sentence saying which runs reused another run's embedding, or ``''``."""
+    reused = [r["run"] for r in experiment.records if r.get("embedding_from") is not None]
+    if not reused:
+        return ""
+    sources = sorted({r["embedding_from"] for r in experiment.records
+                      if r.get("embedding_from") is not None})
+    return (f"Runs {', '.join(map(str, reused))} reused the deterministic embedding "
+            f"of run {', '.join(map(str, sources))} and only re-ran the clustering; "
+            "their train and inference times are that run's.")
+
+
+def run_table(experiment) -> str:
+    """A two-column Markdown table of one experiment (metrics in %, times in s): mean ± std
+    over the runs, or the value itself for a single run."""
+    header, rows = run_rows(experiment)
     width = max(len(name) for name, _ in rows)
     value_width = max(len(header), *(len(value) for _, value in rows))
     lines = [f"| {'Metric'.ljust(width)} | {header.ljust(value_width)} |",
              f"| {'-' * width} | {'-' * value_width} |"]
     lines += [f"| {name.ljust(width)} | {value.ljust(value_width)} |" for name, value in rows]
-    reused = [r["run"] for r in experiment.records if r.get("embedding_from") is not None]
-    if reused:
-        sources = sorted({r["embedding_from"] for r in experiment.records
-                          if r.get("embedding_from") is not None})
-        lines.append("")
-        lines.append(f"Runs {', '.join(map(str, reused))} reused the deterministic embedding "
-                     f"of run {', '.join(map(str, sources))} and only re-ran the clustering; "
-                     "their train and inference times are that run's.")
+    note = reuse_note(experiment)
+    if note:
+        lines += ["", note]
     return "\n".join(lines)
 
 
-def markdown_summary(experiments: Sequence) -> str:
-    """One Markdown row per (method, dataset): metrics (%) as mean ± std, times (s), memory."""
+def summary_rows(experiments: Sequence) -> Tuple[List[str], List[List[str]]]:
+    """``(header, rows)`` of :func:`markdown_summary` (shared with the HTML report)."""
     metric_keys = [k for k in (*LABEL_METRICS, *STRUCTURE_METRICS)
                    if any(k in e.summary for e in experiments)]
     device = experiments[0].device if experiments else "cpu"
@@ -62,6 +75,12 @@ def markdown_summary(experiments: Sequence) -> str:
                      *[_pm(s[k], 100.0) if k in s else "-" for k in metric_keys],
                      *[f"{s[f'time_{k}']['mean']:.3f}" for k in TIME_KEYS],
                      f"{s['memory_mb']['mean']:.0f}"])
+    return header, rows
+
+
+def markdown_summary(experiments: Sequence) -> str:
+    """One Markdown row per (method, dataset): metrics (%) as mean ± std, times (s), memory."""
+    header, rows = summary_rows(experiments)
     widths = [max(len(header[i]), *(len(r[i]) for r in rows)) if rows else len(header[i])
               for i in range(len(header))]
     def line(cells):

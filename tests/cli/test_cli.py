@@ -80,6 +80,9 @@ def test_run_prints_the_table_and_writes_the_results_folder(tmp_path):
         assert (res / "checkpoints" / f"run{run}" / "best.pt").is_file()
         assert (res / "plots" / f"embedding_run{run}.png").stat().st_size > 1000
         assert (res / "plots" / f"loss_run{run}.png").stat().st_size > 1000
+        assert (res / "plots" / f"contingency_run{run}.png").stat().st_size > 1000
+    report = (res / "report.html").read_text()
+    assert report.count("data:image/png;base64,") == 6 and "GAE on Synthetic" in report
 
 
 def test_predict_on_user_files_writes_labels(tmp_path):
@@ -106,6 +109,10 @@ def test_bench_ends_in_one_markdown_table(tmp_path):
     assert table[2].split("|")[1].strip() == "KMeans" and table[3].split("|")[1].strip() == "SSGC"
     assert (tmp_path / "bench" / "bench.md").read_text().strip() == "\n".join(table)
     assert (tmp_path / "bench" / "SSGC_synthetic" / "results.json").is_file()
+    assert (tmp_path / "bench" / "SSGC_synthetic" / "report.html").is_file()
+    report = (tmp_path / "bench" / "report.html").read_text()
+    assert report.count("data:image/png;base64,") == 1  # bench.png
+    assert 'href="SSGC_synthetic/report.html"' in report
 
 
 def _check_error(returncode, stderr, message):
