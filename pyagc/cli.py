@@ -71,6 +71,16 @@ def _add_run_args(parser: argparse.ArgumentParser) -> None:
                        help="no progress bars or progress lines; only the final table")
 
 
+def _add_output_args(parser: argparse.ArgumentParser, folder: str, plot: str, labels: str):
+    out = parser.add_argument_group("output")
+    out.add_argument("--out", metavar="DIR", default=None,
+                     help=f"results folder (default: ./pyagc-results/{folder})")
+    out.add_argument("--no-save", action="store_true", help="write no results folder")
+    out.add_argument("--plot", action="store_true", help=plot)
+    out.add_argument("--save-labels", action="store_true", help=labels)
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
     from pyagc import __version__
     parser = argparse.ArgumentParser(
@@ -94,21 +104,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("method", metavar="MODEL", help="method name (see `pyagc list`)")
     _add_data_args(run)
     _add_run_args(run)
-    out = run.add_argument_group("output")
-    out.add_argument("--out", metavar="DIR", default=None,
-                     help="results folder (default: ./pyagc-results/<method>_<data>_<time>)")
-    out.add_argument("--no-save", action="store_true", help="write no results folder")
+    out = _add_output_args(run, "<method>_<data>_<time>",
+                           plot="draw each run's figures into plots/ and report.html: the "
+                                "embedding map (clusters and classes), the cluster x class "
+                                "table, the loss curves",
+                           labels="write every node's cluster to labels/run<i>.csv and .npy")
     out.add_argument("--resume", action="store_true",
                      help="continue the interrupted run in --out DIR")
-    out.add_argument("--plot", action="store_true",
-                     help="draw each run's figures into plots/ and report.html: the embedding "
-                          "map (clusters and classes), the cluster x class table, the loss "
-                          "curves")
     out.add_argument("--projection", choices=("tsne", "pca"), default="tsne",
                      help="2-D projection of the embedding map (default: t-SNE on at most "
                           "3,000 sampled nodes)")
-    out.add_argument("--save-labels", action="store_true",
-                     help="write every node's cluster to labels/run<i>.csv and .npy")
 
     bench = sub.add_parser("bench", help="several methods x datasets, one Markdown table")
     bench.add_argument("methods", nargs="+", metavar="MODEL")
@@ -139,14 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
                         metavar="MODEL.KEY=VALUE",
                         help="override one method's config, e.g. --set DGI.train.epochs=50")
     search.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
-    out = auto.add_argument_group("output")
-    out.add_argument("--out", metavar="DIR", default=None,
-                     help="results folder (default: ./pyagc-results/auto_<data>_<time>)")
-    out.add_argument("--no-save", action="store_true", help="write no results folder")
-    out.add_argument("--plot", action="store_true",
-                     help="write auto_scores.png: each score against k per method")
-    out.add_argument("--save-labels", action="store_true",
-                     help="write the chosen partition to labels.csv")
+    _add_output_args(auto, "auto_<data>_<time>",
+                     plot="write auto_scores.png: each score against k per method",
+                     labels="write the chosen partition to labels.csv")
 
     predict = sub.add_parser("predict", help="cluster a graph and write each node's label")
     predict.add_argument("method", metavar="MODEL")
