@@ -379,6 +379,12 @@ def auto(data: Any, k_range: Union[str, Sequence[int]] = "2:20",
         times[name] = {"embed": t_embed, "total": time.perf_counter() - t0}
         logger.info("auto: %s embedded in %.1f s, swept %d k in %.1f s.", name, t_embed,
                     len(ks), times[name]["total"] - t_embed)
+    if not candidates:
+        why = "; ".join(f"{m}: {r}" for m, r in skipped.items())
+        hint = (" For a graph without node features, use methods that need none, e.g. "
+                "--methods Node2Vec.") if graph.x is None else ""
+        raise ValueError(f"auto has no candidate: every method was skipped or failed ({why})."
+                         + hint)
     add_agreement(candidates, seed)
     choice, reason = choose(candidates)
     return AutoResult(candidates, choice, reason, times, skipped)

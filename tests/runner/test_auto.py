@@ -134,3 +134,8 @@ def test_cli_bad_set_is_one_error_line(tmp_path):
     out = _pyagc("auto", "--methods", "SSGC", "--set", "epochs=5", cwd=tmp_path)
     assert out.returncode == 1
     assert out.stderr.strip().startswith("pyagc: error:") and "MODEL.KEY=VALUE" in out.stderr
+
+
+def test_graph_without_features_gets_a_clear_error(graph):
+    with pytest.raises(ValueError, match="Node2Vec"):
+        pyagc.auto((None, graph.edge_index), "2:3", ["SSGC", "SGC"])
