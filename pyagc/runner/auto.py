@@ -300,8 +300,9 @@ def auto(data: Any, k_range: Union[str, Sequence[int]] = "2:20",
             values themselves (a list or ``range``); each ``k >= 2``.
         methods: the portfolio (default :data:`DEFAULT_METHODS`); non-parametric methods run
             first. Joint methods are refused (they train for one ``k``).
-        budget: seconds; a method starts only while the time spent is below it (the first
-            method always runs, and a started method finishes its ``k`` sweep). ``None``: all.
+        budget: seconds; a method starts only while the time spent is below it, and a
+            trainable one is stopped (and left out) at the first epoch that ends past it. The
+            first method always runs to the end; ``None``: no limit.
         seed: seed of the embeddings and of the first KMeans seed.
         n_seeds: KMeans seeds per ``k`` (stability needs ``>= 2``).
         silhouette_sample: nodes sampled (seeded) for the silhouette.
@@ -353,12 +354,14 @@ def auto(data: Any, k_range: Union[str, Sequence[int]] = "2:20",
         # The config's restarts are shared out over the seeds: a k costs one usual KMeans.
         n_init = max(1, math.ceil(int(config["cluster"]["n_init"]) / n_seeds))
         t0 = time.perf_counter()
+        # The first method always finishes; later ones stop when the budget runs out.
+        limit = [_budget_callback(start, budget)] if candidates else []
         try:
             if cls.embedding_depends_on_k:
                 found, t_embed = [], 0.0
                 for k in ks:
                     set_seed(seed)
-                    z, t = _embed(cls, graph, config, k, seed, dev, verbose)
+                    z, t = _embed(cls, graph, config, k, seed, dev, verbose, limit)
                     t_embed += t
                     found += sweep_k(z, graph.edge_index, [k], name, seed=seed,
                                      n_seeds=n_seeds, n_init=n_init,
@@ -366,11 +369,15 @@ def auto(data: Any, k_range: Union[str, Sequence[int]] = "2:20",
                                      normalize=normalize)
             else:
                 set_seed(seed)
-                z, t_embed = _embed(cls, graph, config, ks[0], seed, dev, verbose)
+                z, t_embed = _embed(cls, graph, config, ks[0], seed, dev, verbose, limit)
                 found = sweep_k(z, graph.edge_index, ks, name, seed=seed, n_seeds=n_seeds,
                                 n_init=n_init,
                                 silhouette_sample=silhouette_sample, warm_start=warm_start,
                                 normalize=normalize)
+        except _BudgetSpent as err:
+            skipped[name] = str(err)
+            logger.info("auto: %s %s.", name, err)
+            continue
         except (RuntimeError, ValueError, FloatingPointError, MemoryError) as err:
             skipped[name] = f"failed: {err}"
             logger.warning("auto: %s failed: %s", name, err)
@@ -390,10 +397,24 @@ def auto(data: Any, k_range: Union[str, Sequence[int]] = "2:20",
     return AutoResult(candidates, choice, reason, times, skipped)
 
 
+class _BudgetSpent(Exception):
+    """Raised between two training epochs once the time budget is spent."""
+
+
+def _budget_callback(start: float, budget: Optional[float]):
+    def callback(stage: str, epoch: int, loss: float) -> None:
+        if budget is not None and time.perf_counter() - start >= budget:
+            raise _BudgetSpent(f"stopped in training ({stage} stage, epoch {epoch}): the "
+                               f"budget of {budget:g} s was spent")
+    return callback
+
+
 def _embed(cls: type, graph: Data, config: Dict[str, Any], k: int, seed: int,
-           device: torch.device, verbose: bool) -> Tuple[Tensor, float]:
+           device: torch.device, verbose: bool, callbacks: Sequence = ()
+           ) -> Tuple[Tensor, float]:
     model, z, _, _, t_train, t_infer = fit_embedding(cls, graph, config, k, seed=seed,
-                                                     device=device, verbose=verbose)
+                                                     device=device, verbose=verbose,
+                                                     callbacks=list(callbacks))
     if not torch.isfinite(z).all():
         raise FloatingPointError("its embedding holds NaN or inf values")
     return z, t_train + t_infer

@@ -139,3 +139,20 @@ def test_cli_bad_set_is_one_error_line(tmp_path):
 def test_graph_without_features_gets_a_clear_error(graph):
     with pytest.raises(ValueError, match="Node2Vec"):
         pyagc.auto((None, graph.edge_index), "2:3", ["SSGC", "SGC"])
+
+
+def test_budget_stops_a_deep_method_during_training(graph, monkeypatch):
+    import time
+    from pyagc.runner import auto as auto_module
+    callback = auto_module._budget_callback(time.perf_counter() - 5, budget=1.0)
+    with pytest.raises(auto_module._BudgetSpent, match="epoch 3"):
+        callback("train", 3, 0.5)
+    auto_module._budget_callback(time.perf_counter(), budget=60.0)("train", 1, 0.5)  # no raise
+    # Wired into training: DGI starts (budget left) and is stopped after its first epoch.
+    original = auto_module._budget_callback
+    monkeypatch.setattr(auto_module, "_budget_callback",
+                        lambda start, budget: original(start - 1e6, budget))
+    res = pyagc.auto(graph, "2:3", ["SSGC", "DGI"], budget=3600,
+                     overrides={"DGI": ["train.epochs=50"]})
+    assert {c.method for c in res.candidates} == {"SSGC"}
+    assert "stopped in training" in res.skipped["DGI"] and "epoch 1" in res.skipped["DGI"]
