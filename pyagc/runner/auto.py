@@ -224,26 +224,32 @@ def add_agreement(candidates: Sequence[Candidate], seed: int = 0) -> None:
             cand.scores["Agree"] = float(np.mean(others)) if others else cand.scores["Stab"]
 
 
+def k_scores(candidates: Sequence[Candidate]) -> Dict[int, float]:
+    """The rule's score of every ``k``: mean ``Agree`` x mean ``Mod`` of its candidates."""
+    by_k: Dict[int, List[Candidate]] = {}
+    for cand in candidates:
+        by_k.setdefault(cand.k, []).append(cand)
+    return {k: _mean_score(group, "Agree") * _mean_score(group, "Mod")
+            for k, group in sorted(by_k.items())}
+
+
+def _mean_score(group: Sequence[Candidate], name: str) -> float:
+    values = [c.scores[name] for c in group if not math.isnan(c.scores[name])]
+    return float(np.mean(values)) if values else float("-inf")
+
+
 def choose(candidates: Sequence[Candidate]) -> Tuple[Candidate, str]:
     """The chosen candidate and the reason, by :data:`RULE` (the candidates carry ``Agree``,
     see :func:`add_agreement`)."""
     if not candidates:
         raise ValueError("No candidate to choose from: every method failed or was skipped.")
-    by_k: Dict[int, List[Candidate]] = {}
-    for cand in candidates:
-        by_k.setdefault(cand.k, []).append(cand)
-
-    def _mean(group: List[Candidate], name: str) -> float:
-        values = [c.scores[name] for c in group if not math.isnan(c.scores[name])]
-        return float(np.mean(values)) if values else float("-inf")
-
-    k_score = {k: _mean(group, "Agree") * _mean(group, "Mod") for k, group in by_k.items()}
-    k = max(by_k, key=lambda key: (k_score[key], -key))
-    group = by_k[k]
+    k_score = k_scores(candidates)
+    k = max(k_score, key=lambda key: (k_score[key], -key))
+    group = [c for c in candidates if c.k == k]
     best = max(group, key=lambda c: (c.scores["Agree"], c.scores["Mod"]))
-    runner_up = sorted(by_k, key=lambda key: -k_score[key])[1:2]
+    runner_up = sorted(k_score, key=lambda key: -k_score[key])[1:2]
     reason = (f"{best.method} with k = {k}: k = {k} has the highest agreement x modularity "
-              f"({_mean(group, 'Agree'):.3f} x {_mean(group, 'Mod'):.3f} = {k_score[k]:.4f}"
+              f"({_mean_score(group, 'Agree'):.3f} x {_mean_score(group, 'Mod'):.3f} = {k_score[k]:.4f}"
               + (f"; next k = {runner_up[0]} with {k_score[runner_up[0]]:.4f}" if runner_up
                  else "") + ")")
     if len(group) > 1:

@@ -84,28 +84,41 @@ def auto_csv(result: AutoResult, labelled: Optional[List[Dict[str, float]]] = No
     return buffer.getvalue()
 
 
-def plot_auto(result: AutoResult, path: str) -> str:
-    """Each score against k, one line per method; the choice is circled."""
+def auto_figure(result: AutoResult):
+    """A 2 x 3 figure: each score against k, one line per method, and the rule's score of
+    each k (mean agreement x mean modularity); the choice is circled."""
+    from pyagc.runner.auto import k_scores
     from pyagc.runner.plots import require_matplotlib
     plt = require_matplotlib()
-    fig, axes = plt.subplots(1, len(SCORES), figsize=(4.2 * len(SCORES), 3.6),
-                             constrained_layout=True)
+    fig, axes = plt.subplots(2, 3, figsize=(13.5, 7.2), constrained_layout=True)
+    axes = axes.ravel()
     methods = list(dict.fromkeys(c.method for c in result.candidates))
+    choice = result.choice
     for ax, (score, higher) in zip(axes, SCORES.items()):
         for method in methods:
             cands = [c for c in result.candidates if c.method == method]
             ax.plot([c.k for c in cands], [c.scores[score] for c in cands], marker="o",
                     markersize=3, label=method)
-        ax.plot([result.choice.k], [result.choice.scores[score]], marker="o", markersize=12,
+        ax.plot([choice.k], [choice.scores[score]], marker="o", markersize=12,
                 markerfacecolor="none", markeredgecolor="black", linestyle="none",
-                label=f"choice ({result.choice.method}, k={result.choice.k})")
+                label=f"choice ({choice.method}, k={choice.k})")
         ax.set_title(f"{score} ({'higher' if higher else 'lower'} is better)")
+    rule = k_scores(result.candidates)
+    axes[-1].plot(list(rule), list(rule.values()), marker="o", markersize=3, color="black")
+    axes[-1].axvline(choice.k, color="black", linestyle=":", linewidth=1)
+    axes[-1].set_title("the rule: mean Agree x mean Mod, per k")
+    for ax in axes:
         ax.set_xlabel("k")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    fig.suptitle(f"pyagc auto: {choice.method} with k = {choice.k}")
+    return fig
+
+
+def plot_auto(result: AutoResult, path: str) -> str:
+    """Write :func:`auto_figure` to ``path`` (PNG)."""
+    from pyagc.runner.plots import save_figure
+    return save_figure(auto_figure(result), path)
 
 
 def write_auto(result: AutoResult, out_dir: str, settings: Dict[str, Any],

@@ -156,3 +156,20 @@ def test_budget_stops_a_deep_method_during_training(graph, monkeypatch):
                      overrides={"DGI": ["train.epochs=50"]})
     assert {c.method for c in res.candidates} == {"SSGC"}
     assert "stopped in training" in res.skipped["DGI"] and "epoch 1" in res.skipped["DGI"]
+
+
+def test_figure_shows_every_score_and_the_rule(result):
+    pytest.importorskip("matplotlib")
+    from pyagc.runner.auto_outputs import auto_figure
+    fig = auto_figure(result)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert len(fig.axes) == 6
+    for score in ("Mod", "Cond", "Sil", "Stab", "Agree"):
+        assert any(t.startswith(score) for t in titles)
+    assert "rule" in titles[-1]
+    # one line per method plus the circled choice in each score panel
+    assert len(fig.axes[0].get_lines()) == 3
+    rule_line = fig.axes[-1].get_lines()[0]
+    assert list(rule_line.get_xdata()) == list(range(2, 8))
+    import matplotlib.pyplot as plt
+    plt.close(fig)
