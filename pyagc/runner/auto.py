@@ -57,6 +57,8 @@ RULE = ("k: the k that maximises (mean agreement of the methods' partitions at k
         "modularity at k); method: the partition that agrees most with the other methods' at "
         "that k. Agreement is the mean ARI with the other methods' partitions (with a single "
         "method, the stability across KMeans seeds).")
+#: Embeddings wider than this are projected on their top principal components for the sweep.
+SWEEP_DIMS = 128
 #: Agreement and stability (ARI) are computed on a seeded sample of at most this many nodes.
 ARI_SAMPLE = 100_000
 
@@ -138,6 +140,14 @@ def _warm_centres(z: Tensor, centres: Tensor, k: int, seed: int) -> Tensor:
     return out
 
 
+def principal_components(z: Tensor, dims: int, seed: int = 0) -> Tensor:
+    """``z [N, d]`` centred and projected on its top ``dims`` principal components
+    (randomized SVD, seeded): ``[N, dims]``."""
+    from pyagc.ops.svd import randomized_svd
+    u, s, _ = randomized_svd(z - z.mean(dim=0), dims, seed=seed)
+    return u * s
+
+
 def _silhouette(z: np.ndarray, labels: np.ndarray, sample: int, seed: int) -> float:
     from sklearn.metrics import silhouette_score
     if len(np.unique(labels)) < 2:
@@ -168,18 +178,27 @@ def _mean_ari(partitions: Sequence[np.ndarray], index: np.ndarray) -> float:
 
 def sweep_k(z: Tensor, edge_index: Tensor, ks: Sequence[int], method: str, *, seed: int = 0,
             n_seeds: int = 3, n_init: int = 10, silhouette_sample: int = 2000,
-            warm_start: bool = True, normalize: bool = True) -> List[Candidate]:
+            warm_start: bool = True, normalize: bool = True,
+            max_dims: Optional[int] = SWEEP_DIMS) -> List[Candidate]:
     """Cluster one embedding ``z [N, d]`` for every ``k`` in ``ks`` and score each partition.
 
     For each ``k``, KMeans runs with ``n_seeds`` seeds (``n_init`` restarts each); with
     ``warm_start`` the first seed also starts from the previous ``k``'s centres plus one
     k-means++ draw, and keeps whichever of the two ends with the lower inertia. The candidate's
     partition is the seeds' partition of lowest inertia.
+
+    An embedding wider than ``max_dims`` columns is first projected (after the L2
+    normalisation) on its top ``max_dims`` principal components (seeded randomized SVD): the
+    sweep clusters it ~19 times, and on Cora and CiteSeer (SSGC, 1,433 and 3,703 columns) the
+    partitions' NMI stays within KMeans noise while the sweep runs 7x and 18x faster
+    (``benchmarks/bench_auto.py --projection-check``). ``None`` keeps every column.
     """
     from pyagc.metrics import structure_metrics
     z = z.detach().float().cpu()
     if normalize:
         z = F.normalize(z, p=2, dim=1)
+    if max_dims is not None and z.size(1) > max_dims:
+        z = principal_components(z, max_dims, seed)
     z_np = z.numpy()
     out: List[Candidate] = []
     previous: Optional[Tensor] = None
@@ -294,7 +313,8 @@ def _ordered_methods(methods: Optional[Sequence[str]]) -> List[type]:
 def auto(data: Any, k_range: Union[str, Sequence[int]] = "2:20",
          methods: Optional[Sequence[str]] = None, *, budget: Optional[float] = None,
          seed: int = 0, n_seeds: int = 3, silhouette_sample: int = 2000,
-         warm_start: bool = True, device: Optional[str] = "cpu",
+         warm_start: bool = True, sweep_dims: Optional[int] = SWEEP_DIMS,
+         device: Optional[str] = "cpu",
          overrides: Optional[Mapping[str, Any]] = None, dataset: Optional[str] = None,
          verbose: bool = False, logger: Optional[logging.Logger] = None) -> AutoResult:
     """Choose a method and ``k`` for a graph without labels.
@@ -313,6 +333,8 @@ def auto(data: Any, k_range: Union[str, Sequence[int]] = "2:20",
         n_seeds: KMeans seeds per ``k`` (stability needs ``>= 2``).
         silhouette_sample: nodes sampled (seeded) for the silhouette.
         warm_start: also start KMeans for ``k`` from the centres of ``k - 1``.
+        sweep_dims: embeddings wider than this are clustered on their top principal
+            components (see :func:`sweep_k`); ``None`` keeps every column.
         device: where the embeddings are computed.
         overrides: per-method config overrides, ``{'DGI': {'train.epochs': 50}}`` (or a list
             of ``'key=value'`` strings per method, as ``--set``).
@@ -330,6 +352,8 @@ def auto(data: Any, k_range: Union[str, Sequence[int]] = "2:20",
     check_scalar(seed, "seed", numbers.Integral, min_val=0)
     check_scalar(n_seeds, "n_seeds", numbers.Integral, min_val=1)
     check_scalar(silhouette_sample, "silhouette_sample", numbers.Integral, min_val=10)
+    if sweep_dims is not None:
+        check_scalar(sweep_dims, "sweep_dims", numbers.Integral, min_val=2)
     if budget is not None:
         check_scalar(budget, "budget", numbers.Real, min_val=0)
     ks = _parse_k_range(k_range)
@@ -372,14 +396,14 @@ def auto(data: Any, k_range: Union[str, Sequence[int]] = "2:20",
                     found += sweep_k(z, graph.edge_index, [k], name, seed=seed,
                                      n_seeds=n_seeds, n_init=n_init,
                                      silhouette_sample=silhouette_sample, warm_start=False,
-                                     normalize=normalize)
+                                     normalize=normalize, max_dims=sweep_dims)
             else:
                 set_seed(seed)
                 z, t_embed = _embed(cls, graph, config, ks[0], seed, dev, verbose, limit)
                 found = sweep_k(z, graph.edge_index, ks, name, seed=seed, n_seeds=n_seeds,
                                 n_init=n_init,
                                 silhouette_sample=silhouette_sample, warm_start=warm_start,
-                                normalize=normalize)
+                                normalize=normalize, max_dims=sweep_dims)
         except _BudgetSpent as err:
             skipped[name] = str(err)
             logger.info("auto: %s %s.", name, err)

@@ -173,3 +173,19 @@ def test_figure_shows_every_score_and_the_rule(result):
     assert list(rule_line.get_xdata()) == list(range(2, 8))
     import matplotlib.pyplot as plt
     plt.close(fig)
+
+
+def test_wide_embedding_is_swept_on_its_principal_components():
+    from pyagc.runner.auto import principal_components
+    gen = torch.Generator().manual_seed(0)
+    y = torch.arange(120) % 4
+    centres = torch.randn(4, 300, generator=gen) * 3
+    z = centres[y] + torch.randn(120, 300, generator=gen)
+    p = principal_components(z, 8)
+    assert p.shape == (120, 8)
+    # the projection keeps the variance of the leading directions (centred input)
+    total = (z - z.mean(0)).pow(2).sum()
+    assert float(p.pow(2).sum() / total) > 0.5
+    edge_index = torch.stack([torch.arange(120), (torch.arange(120) + 4) % 120])
+    cands = sweep_k(z, edge_index, [4], "X", max_dims=8)
+    assert label_metrics(y, cands[0].labels, ("NMI",))["NMI"] == pytest.approx(1.0)
