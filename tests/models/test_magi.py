@@ -143,3 +143,27 @@ def test_errors_name_the_problem(easy, monkeypatch):
         model.loss(easy.x, easy.edge_index, pairs)
     with pytest.raises(ValueError, match="full_graph_max_nodes"):
         model.train_loader(easy)
+
+
+@pytest.mark.parametrize("minmax", [True, False])
+def test_scaled_unit_rows_match_the_composed_torch_operations(minmax):
+    """The hand-written gradient of normalize(minmax(h)) equals autograd's through the
+    composed operations, a constant row (clamped span) and a zero row (clamped norm) included."""
+    from pyagc.models.magi import _UnitScaledRows
+    torch.manual_seed(0)
+    h0 = torch.randn(7, 5, dtype=torch.float64)
+    h0[3] = 0.25
+    h0[5] = 0.0
+    g = torch.randn(7, 5, dtype=torch.float64)
+    ours = h0.clone().requires_grad_()
+    z = _UnitScaledRows.apply(ours, minmax)
+    (z * g).sum().backward()
+    auto = h0.clone().requires_grad_()
+    u = auto
+    if minmax:
+        low, high = auto.min(1, keepdim=True).values, auto.max(1, keepdim=True).values
+        u = (auto - low) / (high - low).clamp_min(1e-12)
+    expected = F.normalize(u, p=2, dim=1)
+    (expected * g).sum().backward()
+    assert torch.allclose(z, expected, atol=1e-14)
+    assert torch.allclose(ours.grad, auto.grad, atol=1e-10)
