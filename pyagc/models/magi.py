@@ -6,10 +6,10 @@ Perspective", KDD 2024.
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any, ClassVar, Optional, Tuple, Union
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 from torch.nn import Module
@@ -25,6 +25,13 @@ from pyagc.utils.validation import check_scalar
 
 __all__ = ["MAGI", "MAGINeighborLoader", "MAGIRandomWalkSampler",
            "precompute_full_graph_positive_pairs", "modularity_info_nce"]
+
+#: log2(e): exp(x) = exp2(x log2(e)).
+LOG2_E = 1.0 / math.log(2.0)
+
+#: Share of the rows above which :func:`modularity_info_nce` takes every row as an anchor
+#: (the rows without a positive pair with weight 0) for the symmetric backward pass.
+ALL_ROWS_SHARE = 0.9
 
 #: Similarity entries computed at once by :func:`modularity_info_nce` (64 MiB of float32);
 #: above it the rows go in blocks, each recomputed in the backward pass.
@@ -84,28 +91,32 @@ def bf16_matmul_is_fast(device: torch.device) -> bool:
 
 
 def _masked_exp(rows: Tensor, z: Tensor, right: Tensor, anchors: Tensor, tau: float,
-                bf16: bool) -> Tuple[Tensor, Tensor, Tensor]:
+                z_max: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
     r"""``(E, c, E 1)``: ``E = exp(S - c)`` for ``S = rows z^T / tau`` with each anchor's own
     column set to 0, the row shifts ``c`` and the row sums of ``E``.
 
     ``c_v = |z_v| max_u |z_u| / tau`` bounds row ``v`` (Cauchy-Schwarz), so no pass for the row
     maxima is needed, and it enters the product itself as one more column
-    (``[rows / tau, -c] [z, 1]^T = S - c``); a row whose every term underflowed (possible
-    only for ``tau`` below ~0.02) is redone with its exact maximum. With ``bf16`` the product
-    and ``E`` are bfloat16 (terms near the row maximum, which dominate the sums, to ~0.1%;
-    bfloat16 row sums accumulated in float32): no float32 copy of the block is made.
-    ``right`` is :func:`_right_operand` of ``z``.
+    (``[rows / tau, -c] [z, 1]^T = S - c``, taken in base 2 for ``exp2``); a row whose every
+    term underflowed (possible only for ``tau`` below ~0.02) is redone with its exact maximum.
+    With ``bf16`` the product and ``E`` are bfloat16 (terms near the row maximum, which
+    dominate the sums, to ~0.1%; bfloat16 row sums accumulated in float32): no float32 copy of
+    the block is made.
+    ``right`` is :func:`_right_operand` of ``z`` and ``z_max`` is ``max_u |z_u|``.
     """
-    scaled = rows * (1.0 / tau)
-    shift = scaled.norm(dim=1) * z.norm(dim=1).max()
-    left = torch.cat([scaled, -shift.unsqueeze(1),
-                      scaled.new_zeros(rows.size(0), right.size(1) - z.size(1) - 1)], dim=1)
-    e = (left.to(right.dtype) @ right.t()).exp_()
+    d = z.size(1)
+    shift = rows.norm(dim=1).mul_(z_max / tau)
+    # [rows / tau, -c, 0...] log2(e), written once in the product's dtype: the product is
+    # (S - c) log2(e) and exp2 of it is E (torch's bfloat16 exp2 is ~2x faster than its exp).
+    left = right.new_zeros(rows.size(0), right.size(1))
+    torch.mul(rows, LOG2_E / tau, out=left[:, :d])
+    left[:, d] = shift * -LOG2_E
+    e = (left @ right.t()).exp2_()
     e[torch.arange(anchors.numel(), device=z.device), anchors] = 0.0
     total = e.sum(dim=1).to(shift.dtype)
     empty = torch.nonzero(total == 0).view(-1)
     if empty.numel():
-        exact = scaled[empty] @ z.t()
+        exact = rows[empty] @ z.t() / tau
         exact[torch.arange(empty.numel(), device=z.device), anchors[empty]] = float("-inf")
         redo = exact.max(dim=1, keepdim=True).values
         e[empty] = exact.sub_(redo).exp_().to(e.dtype)
@@ -119,9 +130,19 @@ def _right_operand(z: Tensor, bf16: bool) -> Tensor:
     """``[z, 1]`` for :func:`_masked_exp`; in bfloat16 its width is padded with zeros to a
     multiple of 32, the tile width of the AMX kernels (an odd width such as 257 ran the
     product ~1.4x slower)."""
-    pad = (-(z.size(1) + 1)) % 32 if bf16 else 0
-    right = torch.cat([z, torch.ones_like(z[:, :1]), z.new_zeros(z.size(0), pad)], dim=1)
-    return right.bfloat16() if bf16 else right
+    d = z.size(1)
+    pad = (-(d + 1)) % 32 if bf16 else 0
+    right = z.new_zeros(z.size(0), d + 1 + pad, dtype=torch.bfloat16 if bf16 else z.dtype)
+    right[:, :d] = z
+    right[:, d] = 1.0
+    return right
+
+
+def _rows(z: Tensor, block: Tensor) -> Tensor:
+    """``z[block]`` for a block of sorted, distinct anchors: a view when they are consecutive
+    rows (every block, when every row is an anchor)."""
+    first, last = int(block[0]), int(block[-1])
+    return z[first:last + 1] if last - first == block.numel() - 1 else z[block]
 
 
 class _ModularityInfoNCE(torch.autograd.Function):
@@ -129,69 +150,87 @@ class _ModularityInfoNCE(torch.autograd.Function):
     denominators :math:`\log \sum_{u \ne v} \exp(S_{vu})` of the anchors go in blocks of
     ``rows`` anchors and only their values are stored; the backward pass recomputes each
     block's exponentials, except with a single block, whose exponentials are kept. The
-    positive term is one sparse product with the pair matrix."""
+    positive term :math:`\sum_{(v,u)} z_v^\top z_u = \tfrac12 z \cdot (A + A^\top) z` is one
+    sparse product, whose result is also its gradient."""
 
     @staticmethod
     def forward(ctx, z: Tensor, pairs: "_Pairs", tau: float, rows: int, bf16: bool) -> Tensor:
         anchors, weight = pairs.anchors, pairs.weight.to(z.dtype)
-        lse, kept = [], None
+        lse, shifts, kept = [], [], None
         right = _right_operand(z, bf16)
+        z_max = z.norm(dim=1).max()
         for lo in range(0, anchors.numel(), rows):
             block = anchors[lo:lo + rows]
-            e, shift, total = _masked_exp(z[block], z, right, block, tau, bf16)
+            e, shift, total = _masked_exp(_rows(z, block), z, right, block, tau, z_max)
             lse.append(shift + total.log())
+            shifts.append(shift)
             if rows >= anchors.numel():
-                kept = (e, shift)
+                kept = e
         lse = torch.cat(lse)
-        positive = (z * (pairs.matrix.to(z.dtype) @ z)).sum() / tau
-        ctx.save_for_backward(z, lse)
+        # z^T A z = z^T A^T z, so the positive term is half of z . (A + A^T) z, and
+        # (A + A^T) z is also its gradient: one sparse product for both passes.
+        spread = pairs.symmetric.to(z.dtype) @ z
+        positive = torch.linalg.vecdot(z, spread, dim=1).sum() / (2.0 * tau)
+        ctx.save_for_backward(z, lse, torch.cat(shifts), spread, z_max)
         ctx.pairs, ctx.kept, ctx.tau, ctx.rows, ctx.bf16 = pairs, kept, tau, rows, bf16
         return ((weight * lse).sum() - positive) / pairs.count
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out: Tensor):
-        z, lse = ctx.saved_tensors
-        pairs, tau, rows, bf16 = ctx.pairs, ctx.tau, ctx.rows, ctx.bf16
+        z, lse, shifts, spread, z_max = ctx.saved_tensors
+        pairs, tau, rows, bf16, kept = ctx.pairs, ctx.tau, ctx.rows, ctx.bf16, ctx.kept
+        ctx.kept = None
         anchors, weight = pairs.anchors, pairs.weight.to(z.dtype)
+        n, d = z.shape
         factor = grad_out / (tau * pairs.count)
-        # Positive term: d/dz sum_(v,u) z_v.z_u = (A + A^T) z.
-        grad = (pairs.symmetric.to(z.dtype) @ z).mul_(-factor)
-        right = _right_operand(z, bf16) if ctx.kept is None else None
+        # Positive term: d/dz sum_(v,u) z_v.z_u = (A + A^T) z, from the forward pass.
+        grad = spread.mul(-factor)
+        # P = diag(s) E with s_v = w_v exp(c_v - lse_v) (softmax rows times weights), i.e.
+        # P_vu = w_v exp(S_vu - lse_v); d/dz of sum_vu P_vu z_v.z_u is P z on the anchor rows
+        # plus P^T z. The row scalings go on the [n, d] factors, never on a block.
+        s = (shifts - lse).exp_().mul_(weight).mul_(factor).unsqueeze(1)
+        right = _right_operand(z, bf16) if kept is None else None
+        span = float(shifts.max() - shifts.min()) if shifts.numel() else 0.0
+        if anchors.numel() == n and span < 30.0:
+            # Every row is an anchor and S is symmetric, so E^T = diag(r) E diag(1/r) with
+            # r = exp(c - max c): (P^T z)_u = r_u (E (s / r * z))_u, and each block of rows
+            # gets both terms from one product with its own rows of E:
+            # [P z, P^T z]_block = [s, r]_block * (E_block [z, s / r * z]).
+            r = (shifts - shifts.max()).exp_().unsqueeze(1)
+            pair = z.new_empty(n, 2 * d, dtype=torch.bfloat16 if bf16 else z.dtype)
+            pair[:, :d] = z
+            torch.mul(z, s / r, out=pair[:, d:])
+            for lo in range(0, n, rows):
+                hi = min(lo + rows, n)
+                e = kept if kept is not None else _masked_exp(
+                    z[lo:hi], z, right, anchors[lo:hi], tau, z_max)[0]
+                both = e @ pair
+                grad[lo:hi].addcmul_(both[:, :d], s[lo:hi]).addcmul_(both[:, d:], r[lo:hi])
+            return grad, None, None, None, None
+        zm = z.to(torch.bfloat16 if bf16 else z.dtype)
         for lo in range(0, anchors.numel(), rows):
             block = anchors[lo:lo + rows]
-            if ctx.kept is not None:
-                (e, shift), ctx.kept = ctx.kept, None
-            else:
-                e, shift, _ = _masked_exp(z[block], z, right, block, tau, bf16)
-            # P = diag(s) E with s_v = w_v exp(c_v - lse_v) (softmax rows times weights);
-            # d/dz of sum_vu P_vu z_v.z_u: P z to the anchor rows, P^T z_block to all rows.
-            # The row scaling goes on the [n, d] factors, never on the block.
-            s = (shift - lse[lo:lo + rows]).exp_().mul_(weight[lo:lo + rows])
-            s = s.mul_(factor).unsqueeze(1)
-            spread = float(shift.max() - shift.min()) if shift.numel() else 0.0
-            if block.numel() == z.size(0) and spread < 30.0:
-                # Every row is an anchor: S is symmetric, so E^T = diag(r) E diag(1/r) with
-                # r = exp(c - max c), and both terms come from one product with E:
-                # P z = s * (E z),  P^T z = r * (E (s / r * z)).
-                r = (shift - shift.max()).exp_().unsqueeze(1)
-                both = e @ torch.cat([z, z * (s / r)], dim=1).to(e.dtype)
-                d = z.size(1)
-                grad += both[:, :d].to(z.dtype) * s + both[:, d:].to(z.dtype) * r
-                continue
-            zm = z.to(e.dtype)
-            grad.index_add_(0, block, (e @ zm).to(z.dtype).mul_(s))
+            e = kept if kept is not None else _masked_exp(
+                _rows(z, block), z, right, block, tau, z_max)[0]
+            grad.index_add_(0, block, (e @ zm).to(z.dtype).mul_(s[lo:lo + rows]))
             # (z_block^T diag(s) E)^T: E is read as stored, not transposed.
-            grad += ((z[block] * s).to(e.dtype).t() @ e).t().to(z.dtype)
+            grad += ((_rows(z, block) * s[lo:lo + rows]).to(e.dtype).t() @ e).t().to(
+                z.dtype)
         return grad, None, None, None, None
 
 
 class _Pairs:
     """What the loss needs of ``pos_pairs [2, P]`` over ``n`` nodes: the anchors (distinct
-    first entries) with their weights, the pair matrix ``A`` (CSR, ``A[u, v]`` = weight of
-    the pairs ``(v, u)``), ``A + A^T`` and the normaliser ``count``. ``per_anchor``: each
-    pair of anchor ``v`` weighs ``1 / |M+_v|`` and each anchor 1 (``count`` = anchors);
-    otherwise every pair weighs 1 (``count`` = pairs)."""
+    first entries) with their weights, ``A + A^T`` (CSR) for the pair matrix ``A``
+    (``A[u, v]`` = weight of the pairs ``(v, u)``) and the normaliser ``count``.
+    ``per_anchor``: each pair of anchor ``v`` weighs ``1 / |M+_v|`` and each anchor 1
+    (``count`` = anchors); otherwise every pair weighs 1 (``count`` = pairs).
+
+    When the anchors are at least :data:`ALL_ROWS_SHARE` of the ``n`` rows but not all (a
+    mini-batch's expanded nodes: typically 99.8% have a positive pair), every row is taken as
+    an anchor, the others with weight 0: their denominators cost a few more rows, and the
+    backward pass can take its symmetric form (see :class:`_ModularityInfoNCE`)."""
 
     def __init__(self, pos_pairs: Tensor, num_nodes: int, per_anchor: bool) -> None:
         self.anchors, inverse, counts = torch.unique(pos_pairs[0], return_inverse=True,
@@ -204,7 +243,11 @@ class _Pairs:
             self.count = int(pos_pairs.size(1))
             self.weight = counts.to(torch.float32)
             values = None
-        self.matrix = to_sparse_adjacency(pos_pairs, num_nodes, values)
+        if ALL_ROWS_SHARE * num_nodes <= self.anchors.numel() < num_nodes:
+            weight = self.weight.new_zeros(num_nodes)
+            weight[self.anchors] = self.weight
+            self.anchors = torch.arange(num_nodes, device=pos_pairs.device)
+            self.weight = weight
         both = None if values is None else torch.cat([values, values])
         self.symmetric = to_sparse_adjacency(torch.cat([pos_pairs, pos_pairs.flip(0)], dim=1),
                                              num_nodes, both)
@@ -235,14 +278,67 @@ def modularity_info_nce(z: Tensor, pos_pairs: Tensor, tau: float,
     exponentials in bfloat16 with float32 sums (``None``: where :func:`bf16_matmul_is_fast`),
     ~2x faster per epoch on such CPUs; the loss moves by ~1e-3 of its value, the gradient by
     ~0.3% of its largest entry, and the Cora figures of the YAML comment are measured so.
+    When every row is an anchor (or at least :data:`ALL_ROWS_SHARE` of them, the others then
+    taken with weight 0), the backward pass uses the symmetry of the similarities: one product
+    of each block of rows with ``[n, 2d]``, no transposed product (a mini-batch of the
+    Products settings, 22.7k nodes: 4.37 -> 2.87 CPU s per batch for the loss,
+    ``benchmarks/bench_magi_scale.py``).
     """
     if pos_pairs.size(1) == 0:
         return z.sum() * 0.0
     if bf16 is None:
         bf16 = bf16_matmul_is_fast(z.device)
     rows = max(1, block_entries // max(1, z.size(0)))
-    return _ModularityInfoNCE.apply(z, _pairs_of(pos_pairs, z.size(0), bool(per_anchor)), float(tau), rows,
-                                    bool(bf16))
+    pairs = _pairs_of(pos_pairs, z.size(0), bool(per_anchor))
+    return _ModularityInfoNCE.apply(z, pairs, float(tau), rows, bool(bf16))
+
+
+def _minmax_rows(h: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``(u, span, argmin, argmax)``: ``u = (h - min) / max(span, 1e-12)`` per row, with
+    ``span = max - min`` and the column indices of each row's minimum and maximum."""
+    low, argmin = h.min(dim=1, keepdim=True)
+    high, argmax = h.max(dim=1, keepdim=True)
+    span = high - low
+    return (h - low).div_(span.clamp_min(1e-12)), span, argmin, argmax
+
+
+class _UnitScaledRows(torch.autograd.Function):
+    r""":math:`\mathbf{z} = \text{normalize}(\text{minmax}(\mathbf{h}))` per row (or
+    :math:`\text{normalize}(\mathbf{h})` with ``minmax=False``) with its gradient written out:
+    the same maths as the composed torch operations (the min / max gradient to the arg-min /
+    arg-max entry, none through a clamped span or norm), in a few passes over ``[n, d]``
+    instead of the ~20 of the composed graph (a quarter of a Cora epoch)."""
+
+    @staticmethod
+    def forward(ctx, h: Tensor, minmax: bool) -> Tensor:
+        if minmax:
+            u, span, argmin, argmax = _minmax_rows(h)
+        else:
+            u, span, argmin, argmax = h, None, None, None
+        norm = u.norm(dim=1, keepdim=True)
+        z = u / norm.clamp_min(1e-12)
+        ctx.save_for_backward(z, u, norm, span, argmin, argmax)
+        ctx.minmax = minmax
+        return z
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: Tensor):
+        z, u, norm, span, argmin, argmax = ctx.saved_tensors
+        # z = u / |u|: grad_u = (g - z (z . g)) / |u|, or g / eps where the norm is clamped.
+        dot = torch.linalg.vecdot(z, grad, dim=1).unsqueeze(1)
+        grad_u = torch.addcmul(grad, z, dot.masked_fill_(norm < 1e-12, 0.0), value=-1.0)
+        if not ctx.minmax:
+            return grad_u.div_(norm.clamp_min(1e-12)), None
+        # u = (h - lo) / r: grad_h = grad_u / r on every entry, plus
+        # dL/dlo = sum_j grad_h_j (u_j - 1) at the arg-min and dL/dhi = -sum_j grad_h_j u_j
+        # at the arg-max (only -sum_j grad_h_j where r is clamped to 1e-12).
+        clamped = span < 1e-12
+        grad_h = grad_u.div_(norm.clamp_min(1e-12) * span.clamp_min(1e-12))
+        weighted = torch.linalg.vecdot(grad_h, u, dim=1).unsqueeze(1).masked_fill_(clamped, 0.0)
+        grad_h.scatter_add_(1, argmin, weighted - grad_h.sum(dim=1, keepdim=True))
+        grad_h.scatter_add_(1, argmax, -weighted)
+        return grad_h, None
 
 
 def _check_pairs(pos_pairs: Any, num_nodes: int, where: str) -> Tensor:
@@ -352,14 +448,12 @@ class MAGI(TrainableModel):
         if edge_weight is not None:
             kwargs["edge_weight"] = edge_weight
         h = self.encoder(x, edge_index, **kwargs)
-        if not self.scale_embeddings:
-            return h
-        low = h.min(dim=1, keepdim=True).values
-        high = h.max(dim=1, keepdim=True).values
-        return (h - low) / (high - low).clamp_min(1e-12)
+        return _minmax_rows(h)[0] if self.scale_embeddings else h
 
     def _contrast(self, h: Tensor, pos_pairs: Tensor) -> LossOutput:
-        z = F.normalize(h, p=2, dim=1)
+        """The loss on the encoder output ``h``: its rows min-max scaled (with
+        ``scale_embeddings``) and L2-normalised, then :func:`modularity_info_nce`."""
+        z = _UnitScaledRows.apply(h, self.scale_embeddings)
         return LossOutput(modularity_info_nce(z, pos_pairs, self.tau, bf16=self.bf16,
                                               per_anchor=self.per_anchor), {})
 
@@ -377,7 +471,7 @@ class MAGI(TrainableModel):
         :func:`precompute_full_graph_positive_pairs`."""
         self._check_full_graph(int(x.size(0)))
         pos_pairs = _check_pairs(pos_pairs, int(x.size(0)), "MAGI.loss").to(x.device)
-        return self._contrast(self.embed(x, edge_index, **kwargs), pos_pairs)
+        return self._contrast(self.encoder(x, edge_index, **kwargs), pos_pairs)
 
     def loss_batch(self, batch: Data, **kwargs: Any) -> LossOutput:
         """Loss over the expanded seed nodes of a :class:`MAGINeighborLoader` batch (its
@@ -388,7 +482,7 @@ class MAGI(TrainableModel):
                              "expanded_batch_size: build them with MAGINeighborLoader.")
         size = int(batch.expanded_batch_size)
         pos_pairs = _check_pairs(batch.pos_pairs, size, "MAGI.loss_batch")
-        h = self.embed(**self._inputs(batch), **kwargs)[:size]
+        h = self.encoder(**self._inputs(batch), **kwargs)[:size]
         return self._contrast(h, pos_pairs.to(h.device))
 
     # ------------------------------------------------------------------ runner steps

@@ -68,15 +68,36 @@ def test_loss_matches_the_formula_and_its_blocks_and_gradient(bf16):
         assert torch.allclose(full.grad, auto.grad, atol=1e-12)
 
 
-def test_every_node_an_anchor_uses_the_symmetric_gradient():
+@pytest.mark.parametrize("rows_per_block", [12, 5])
+@pytest.mark.parametrize("per_anchor", [False, True])
+@pytest.mark.parametrize("all_anchors", [True, False])
+def test_every_node_an_anchor_uses_the_symmetric_gradient(rows_per_block, per_anchor,
+                                                          all_anchors):
+    """One block kept from the forward pass, or blocks of 5 rows (the last one short)
+    recomputed, anchors with 1 or 3 positives, every node an anchor or all but one (11 of 12,
+    above ALL_ROWS_SHARE: the symmetric form with a zero-weight row): value and gradient equal
+    autograd's."""
     torch.manual_seed(1)
     z0 = F.normalize(torch.randn(12, 5, dtype=torch.float64), dim=1)
-    pairs = torch.stack([torch.arange(12), (torch.arange(12) + 1) % 12])
+    z0[3] *= 0.5  # rows of different norms: different row shifts
+    pairs = torch.cat([torch.stack([torch.arange(12), (torch.arange(12) + 1) % 12]),
+                       torch.tensor([[0, 0], [5, 7]])], dim=1)
+    if not all_anchors:
+        pairs = pairs[:, pairs[0] != 11]  # node 11 stays a positive of node 10 only
     ours = z0.clone().requires_grad_()
-    modularity_info_nce(ours, pairs, 0.5, bf16=False).backward()
+    value = modularity_info_nce(ours, pairs, 0.5, bf16=False, per_anchor=per_anchor,
+                                block_entries=rows_per_block * 12)
+    value.backward()
     auto = z0.clone().requires_grad_()
     sim = (auto @ auto.t() / 0.5).masked_fill(torch.eye(12, dtype=torch.bool), float("-inf"))
-    (torch.logsumexp(sim, 1)[pairs[0]] - sim[pairs[0], pairs[1]]).mean().backward()
+    terms = torch.logsumexp(sim, 1)[pairs[0]] - sim[pairs[0], pairs[1]]
+    if per_anchor:  # each anchor's pairs averaged, then the anchors
+        counts = torch.bincount(pairs[0], minlength=12).double()
+        expected = (terms / counts[pairs[0]]).sum() / int((counts > 0).sum())
+    else:
+        expected = terms.mean()
+    expected.backward()
+    assert float(value) == pytest.approx(float(expected), rel=1e-7)  # float32 pair weights
     assert torch.allclose(ours.grad, auto.grad, atol=1e-12)
 
 
@@ -143,3 +164,27 @@ def test_errors_name_the_problem(easy, monkeypatch):
         model.loss(easy.x, easy.edge_index, pairs)
     with pytest.raises(ValueError, match="full_graph_max_nodes"):
         model.train_loader(easy)
+
+
+@pytest.mark.parametrize("minmax", [True, False])
+def test_scaled_unit_rows_match_the_composed_torch_operations(minmax):
+    """The hand-written gradient of normalize(minmax(h)) equals autograd's through the
+    composed operations, a constant row (clamped span) and a zero row (clamped norm) included."""
+    from pyagc.models.magi import _UnitScaledRows
+    torch.manual_seed(0)
+    h0 = torch.randn(7, 5, dtype=torch.float64)
+    h0[3] = 0.25
+    h0[5] = 0.0
+    g = torch.randn(7, 5, dtype=torch.float64)
+    ours = h0.clone().requires_grad_()
+    z = _UnitScaledRows.apply(ours, minmax)
+    (z * g).sum().backward()
+    auto = h0.clone().requires_grad_()
+    u = auto
+    if minmax:
+        low, high = auto.min(1, keepdim=True).values, auto.max(1, keepdim=True).values
+        u = (auto - low) / (high - low).clamp_min(1e-12)
+    expected = F.normalize(u, p=2, dim=1)
+    (expected * g).sum().backward()
+    assert torch.allclose(z, expected, atol=1e-14)
+    assert torch.allclose(ours.grad, auto.grad, atol=1e-10)

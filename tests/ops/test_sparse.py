@@ -24,6 +24,22 @@ def test_csr_matmul_gradient_goes_through_the_given_transpose():
     assert torch.equal(x.grad, torch.zeros_like(x))
 
 
+def test_csr_matmul_without_grad_writes_every_row():
+    """The no-grad product (written into an uninitialised result) fills the rows without
+    entries with zeros, for a transposed (non-contiguous) operand too, and an all-zero matrix
+    gives zeros."""
+    dense_a = torch.zeros(6, 4)
+    dense_a[0, 1], dense_a[4, 3] = 2.0, -1.0
+    w = torch.randn(3, 4)
+    for _ in range(3):  # reuse freed memory of earlier results
+        garbage = torch.full((6, 3), float("nan"))
+        del garbage
+        out = csr_matmul(dense_a.to_sparse_csr(), w.t())
+        assert torch.equal(out, dense_a @ w.t())
+        assert torch.equal(csr_matmul(torch.zeros(6, 4).to_sparse_csr(), w.t()),
+                           torch.zeros(6, 3))
+
+
 def test_gcn_on_csr_inputs_has_the_dense_gradients():
     torch.manual_seed(3)
     x = (torch.rand(40, 30) < 0.04).float()
