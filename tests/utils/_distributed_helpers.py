@@ -1,0 +1,95 @@
+"""Launch a few gloo processes from a test, with a deadline, and collect what they return."""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Callable, List
+
+import torch
+import torch.multiprocessing as mp
+
+
+def _entry(rank: int, fn: Callable, world: int, folder: str, args: tuple) -> None:
+    os.environ["PYAGC_DIST_TIMEOUT"] = "20"
+    os.environ["PYAGC_TEST_FOLDER"] = folder
+    torch.set_num_threads(1)
+    from pyagc.utils.distributed import init_distributed, shutdown
+    init_distributed(init_method=f"file://{folder}/rendezvous", rank=rank, world_size=world)
+    try:
+        out = fn(rank, world, *args)
+        torch.save(out, os.path.join(folder, f"rank{rank}.pt"))
+    finally:
+        shutdown()
+
+
+def run_ranks(fn: Callable, world: int, folder: str, *args: Any, timeout: float = 60.0
+              ) -> List[Any]:
+    """``fn(rank, world, *args)`` in ``world`` spawned processes joined in one gloo group;
+    returns each rank's result. A child that fails fails the call (the others are stopped);
+    after ``timeout`` seconds every child still running is killed and the call fails."""
+    context = mp.start_processes(_entry, args=(fn, world, folder, args), nprocs=world,
+                                 join=False, start_method="spawn")
+    deadline = time.monotonic() + timeout
+    try:
+        while not context.join(timeout=max(0.1, deadline - time.monotonic())):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the {world} processes did not finish in {timeout} s")
+    finally:
+        for process in context.processes:
+            if process.is_alive():
+                process.kill()
+                process.join()
+    return [torch.load(os.path.join(folder, f"rank{r}.pt"), weights_only=False)
+            for r in range(world)]
+
+
+# --------------------------------------------------------------------------- workers
+def blobs(n: int = 600, d: int = 6, k: int = 4, seed: int = 0) -> torch.Tensor:
+    """Overlapping Gaussian blobs: Lloyd needs several passes."""
+    gen = torch.Generator().manual_seed(seed)
+    centres = torch.randn(k, d, generator=gen) * 2.0
+    return centres[torch.arange(n) % k] + torch.randn(n, d, generator=gen)
+
+
+#: TorchKMeans settings the distributed fit is checked with: restarts on all points, sampled
+#: restarts (split between the ranks, then a refinement), random init, no seed given.
+KMEANS_CASES = {"full": dict(n_clusters=4, n_init=3, random_state=3, sample_size=None),
+                "sampled": dict(n_clusters=4, n_init=5, random_state=7, sample_size=200),
+                "random": dict(n_clusters=5, n_init=2, random_state=1, init="random",
+                               sample_size=None)}
+
+
+def kmeans_and_metrics_worker(rank: int, world: int) -> dict:
+    """Distributed KMeans on this rank's row block, structure metrics on its edge share, and
+    a collective after the other rank has gone (rank 1 leaves; rank 0 must get an error)."""
+    from pyagc.clusters import TorchKMeans
+    from pyagc.data import make_csbm
+    from pyagc.metrics import structure_metrics
+    from pyagc.utils.distributed import DistributedError, all_reduce, row_block
+    X = blobs()
+    start, end = row_block(X.size(0))
+    out = {}
+    for name, kwargs in KMEANS_CASES.items():
+        km = TorchKMeans(distributed=True, **kwargs).fit(X[start:end])
+        out[name] = (km.cluster_centers_, km.labels_, km.inertia_, km.n_iter_)
+    torch.manual_seed(rank)  # a seed not given: drawn on rank 0 and broadcast
+    km = TorchKMeans(n_clusters=3, n_init=1, distributed=True).fit(X[start:end])
+    out["unseeded"] = km.cluster_centers_
+    data = make_csbm(300, 3, avg_degree=6.0, seed=0)
+    labels = torch.arange(300) % 4
+    mine = (data.edge_index[0] >= 300 * rank // world) & \
+        (data.edge_index[0] < 300 * (rank + 1) // world)
+    out["metrics"] = structure_metrics(data.edge_index[:, mine], labels, distributed=True)
+    try:
+        structure_metrics(data.edge_index[:, mine], (labels + rank) % 4, distributed=True)
+    except DistributedError as err:
+        out["mismatch"] = str(err)
+    if rank == 1:
+        torch.save(out, os.path.join(os.environ["PYAGC_TEST_FOLDER"], "rank1.pt"))
+        os._exit(0)  # leaves without a word: rank 0's next collective must fail, not hang
+    t0 = time.monotonic()
+    try:
+        all_reduce(torch.ones(1), what="after rank 1 left")
+    except DistributedError as err:
+        out["dead"] = (str(err), time.monotonic() - t0)
+    return out
