@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Iterator, List, Optional, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
 
 import torch
 import torch.distributed as dist
@@ -155,6 +155,16 @@ def broadcast(tensor: Tensor, src: int = 0, what: str = "broadcast") -> Tensor:
     return buf.to(tensor.device)
 
 
+def broadcast_object(obj: Any, src: int = 0, what: str = "broadcast") -> Any:
+    """Rank ``src``'s picklable ``obj`` on every rank (for small things: a record, a path)."""
+    if not is_distributed():
+        return obj
+    box = [obj]
+    with collective(what):
+        dist.broadcast_object_list(box, src=src)
+    return box[0]
+
+
 def all_gather_rows(tensor: Tensor, what: str = "all_gather") -> Tensor:
     """The row blocks of every rank concatenated in rank order (the blocks may have different
     numbers of rows; the other dimensions and the dtype must agree)."""
@@ -219,6 +229,6 @@ class EpochShardSampler(DistributedSampler):
 
 
 __all__ = ["DEFAULT_TIMEOUT_S", "DistributedError", "EpochShardSampler", "all_gather_rows",
-           "all_reduce", "broadcast", "collective", "gather_ints", "get_rank",
+           "all_reduce", "broadcast", "broadcast_object", "collective", "gather_ints", "get_rank",
            "get_world_size", "init_distributed", "is_distributed", "is_main_process",
            "row_block", "shutdown", "timeout_seconds"]

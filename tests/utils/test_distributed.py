@@ -1,9 +1,8 @@
-"""pyagc.utils.distributed, and the distributed KMeans and structure metrics it carries, in
-two gloo processes launched by the test (one process group for all checks)."""
+"""pyagc.utils.distributed in one process (the checks on several processes are in
+tests/runner/test_distributed_runner.py, one launch for all)."""
 import pytest
 import torch
 
-from _distributed_helpers import KMEANS_CASES, blobs, kmeans_and_metrics_worker, run_ranks
 from pyagc.clusters import TorchKMeans
 from pyagc.data import make_csbm
 from pyagc.metrics import structure_metrics
@@ -43,43 +42,3 @@ def test_single_process_helpers_and_clear_errors(monkeypatch):
     data = make_csbm(50, 2, seed=0)
     with pytest.raises(DistributedError, match="process group"):
         structure_metrics(data.edge_index, torch.zeros(50, dtype=torch.long), distributed=True)
-
-
-@pytest.fixture(scope="module")
-def two_ranks(tmp_path_factory):
-    return run_ranks(kmeans_and_metrics_worker, 2, str(tmp_path_factory.mktemp("gloo")),
-                     timeout=90)
-
-
-@pytest.mark.parametrize("case", sorted(KMEANS_CASES))
-def test_distributed_kmeans_equals_single_process(two_ranks, case):
-    X = blobs()
-    single = TorchKMeans(**KMEANS_CASES[case]).fit(X)
-    for out in two_ranks:
-        centers, _, inertia, n_iter = out[case]
-        torch.testing.assert_close(centers, single.cluster_centers_, rtol=1e-5, atol=1e-5)
-        assert inertia == pytest.approx(single.inertia_, rel=1e-6)
-        assert n_iter == single.n_iter_
-    labels = torch.cat([out[case][1] for out in two_ranks])
-    assert torch.equal(labels, single.labels_)
-    if case == "full":
-        assert single.n_iter_ > 2  # the check covers several Lloyd steps
-
-
-def test_unseeded_distributed_kmeans_agrees_between_ranks(two_ranks):
-    torch.testing.assert_close(two_ranks[0]["unseeded"], two_ranks[1]["unseeded"])
-
-
-def test_distributed_structure_metrics_sum_over_edge_shares(two_ranks):
-    data = make_csbm(300, 3, avg_degree=6.0, seed=0)
-    whole = structure_metrics(data.edge_index, torch.arange(300) % 4)
-    for out in two_ranks:
-        assert out["metrics"]["Mod"] == pytest.approx(whole["Mod"], abs=1e-12)
-        assert out["metrics"]["Cond"] == pytest.approx(whole["Cond"], abs=1e-12)
-        assert "same cluster labels" in out["mismatch"]
-
-
-def test_a_dead_rank_ends_the_collective_with_a_clear_error(two_ranks):
-    message, seconds = two_ranks[0]["dead"]
-    assert "another process of the job stopped" in message
-    assert seconds < 25  # an error within the timeout (20 s here), not a hang

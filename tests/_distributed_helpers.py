@@ -59,9 +59,11 @@ KMEANS_CASES = {"full": dict(n_clusters=4, n_init=3, random_state=3, sample_size
                                sample_size=None)}
 
 
-def kmeans_and_metrics_worker(rank: int, world: int) -> dict:
-    """Distributed KMeans on this rank's row block, structure metrics on its edge share, and
-    a collective after the other rank has gone (rank 1 leaves; rank 0 must get an error)."""
+def two_rank_worker(rank: int, world: int) -> dict:
+    """Everything checked on 2 ranks, in one process group (each launch costs the imports):
+    distributed KMeans on this rank's row block, structure metrics on its edge share,
+    :func:`runner_worker`, and last a collective after the other rank has gone (rank 1
+    leaves; rank 0 must get an error)."""
     from pyagc.clusters import TorchKMeans
     from pyagc.data import make_csbm
     from pyagc.metrics import structure_metrics
@@ -84,6 +86,7 @@ def kmeans_and_metrics_worker(rank: int, world: int) -> dict:
         structure_metrics(data.edge_index[:, mine], (labels + rank) % 4, distributed=True)
     except DistributedError as err:
         out["mismatch"] = str(err)
+    out.update(runner_worker(rank, world))
     if rank == 1:
         torch.save(out, os.path.join(os.environ["PYAGC_TEST_FOLDER"], "rank1.pt"))
         os._exit(0)  # leaves without a word: rank 0's next collective must fail, not hang
@@ -92,4 +95,54 @@ def kmeans_and_metrics_worker(rank: int, world: int) -> dict:
         all_reduce(torch.ones(1), what="after rank 1 left")
     except DistributedError as err:
         out["dead"] = (str(err), time.monotonic() - t0)
+    return out
+
+
+#: Small, quick settings of one decoupled and one joint method (several batches per rank).
+RUNNER_CASES = {
+    "DGI": ["train.epochs=15", "train.batch_size=100", "train.lr=0.005",
+            "model.encoder.hidden_channels=32"],
+    "DMoN": ["train.epochs=40", "train.batch_size=100", "train.lr=0.01", "model.dropout=0.0"],
+}
+
+
+def runner_graph():
+    from pyagc.data import make_csbm
+    return make_csbm(400, 3, avg_degree=10.0, homophily=0.9, num_features=16,
+                     feature_signal=1.0, seed=0)
+
+
+def runner_worker(rank: int, world: int) -> dict:
+    """Distributed runs of the runner: each method once, a refused method, and a run
+    interrupted after epoch 2 and resumed from rank 0's checkpoint."""
+    from pyagc.runner import run_experiment
+    from pyagc.utils.distributed import all_reduce
+    data = runner_graph()
+    out = {}
+    for method, overrides in RUNNER_CASES.items():
+        res = run_experiment(method, data=data, overrides=overrides, mini_batch=True,
+                             distributed=True, verbose=False, seed=0)
+        weights = torch.cat([p.detach().flatten() for p in res.last.model.parameters()])
+        out[method] = (res.records[0]["metrics"], res.last.labels, res.last.history, weights)
+    try:
+        run_experiment("DAEGC", data=data, mini_batch=True, distributed=True, verbose=False)
+    except ValueError as err:
+        out["refused"] = str(err)
+
+    def stop_after_epoch_2(stage: str, epoch: int, loss: float) -> None:
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    folder = os.path.join(os.environ["PYAGC_TEST_FOLDER"], "results")
+    try:
+        run_experiment("DGI", data=data, overrides=RUNNER_CASES["DGI"], mini_batch=True,
+                       distributed=True, verbose=False, out_dir=folder,
+                       callbacks=[stop_after_epoch_2])
+    except KeyboardInterrupt:
+        # A new torchrun job in real use; here a barrier so that rank 0 has written.
+        all_reduce(torch.zeros(1), what="barrier")
+        out["interrupted"] = sorted(os.listdir(os.path.join(folder, "checkpoints", "run0")))
+    res = run_experiment("DGI", data=data, overrides=RUNNER_CASES["DGI"], mini_batch=True,
+                         distributed=True, verbose=False, out_dir=folder, resume=True)
+    out["resumed"] = (res.out_dir, res.last.history, res.records[0]["metrics"])
     return out
