@@ -56,7 +56,11 @@ def blobs(n: int = 600, d: int = 6, k: int = 4, seed: int = 0) -> torch.Tensor:
 KMEANS_CASES = {"full": dict(n_clusters=4, n_init=3, random_state=3, sample_size=None),
                 "sampled": dict(n_clusters=4, n_init=5, random_state=7, sample_size=200),
                 "random": dict(n_clusters=5, n_init=2, random_state=1, init="random",
-                               sample_size=None)}
+                               sample_size=None),
+                "large_sample": dict(n_clusters=4, n_init=3, random_state=2, sample_size=1500)}
+#: Rows of the blobs per case (600 unless listed): a sample above 1024 rows is gathered
+#: rank by rank rather than summed.
+KMEANS_ROWS = {"large_sample": 3000}
 
 
 def two_rank_worker(rank: int, world: int) -> dict:
@@ -68,12 +72,14 @@ def two_rank_worker(rank: int, world: int) -> dict:
     from pyagc.data import make_csbm
     from pyagc.metrics import structure_metrics
     from pyagc.utils.distributed import DistributedError, all_reduce, row_block
-    X = blobs()
-    start, end = row_block(X.size(0))
     out = {}
     for name, kwargs in KMEANS_CASES.items():
+        X = blobs(KMEANS_ROWS.get(name, 600))
+        start, end = row_block(X.size(0))
         km = TorchKMeans(distributed=True, **kwargs).fit(X[start:end])
         out[name] = (km.cluster_centers_, km.labels_, km.inertia_, km.n_iter_)
+    X = blobs()
+    start, end = row_block(X.size(0))
     torch.manual_seed(rank)  # a seed not given: drawn on rank 0 and broadcast
     km = TorchKMeans(n_clusters=3, n_init=1, distributed=True).fit(X[start:end])
     out["unseeded"] = km.cluster_centers_
@@ -123,7 +129,9 @@ def runner_worker(rank: int, world: int) -> dict:
         res = run_experiment(method, data=data, overrides=overrides, mini_batch=True,
                              distributed=True, verbose=False, seed=0)
         weights = torch.cat([p.detach().flatten() for p in res.last.model.parameters()])
-        out[method] = (res.records[0]["metrics"], res.last.labels, res.last.history, weights)
+        shape = None if res.last.embedding is None else tuple(res.last.embedding.shape)
+        out[method] = (res.records[0]["metrics"], res.last.labels, res.last.history, weights,
+                       shape)
     try:
         run_experiment("DAEGC", data=data, mini_batch=True, distributed=True, verbose=False)
     except ValueError as err:

@@ -63,6 +63,11 @@ def _assign(X: Tensor, centers: Tensor, x_sq: Tensor, chunk: int) -> Tuple[Tenso
     return labels, dists
 
 
+#: Up to this many rows, :meth:`_Shard.rows` sums zero-padded blocks (one collective); above,
+#: each rank sends only the rows it holds.
+_FEW_ROWS = 1024
+
+
 class _Shard:
     """The rows of ``X`` this process holds, within all rows of the problem, and the sums over
     all of them. In one process it holds every row and each step is the plain tensor
@@ -95,9 +100,17 @@ class _Shard:
             return X[idx]
         local = idx - self.start
         mine = (local >= 0) & (local < self.local_n)
-        out = X.new_zeros(idx.numel(), X.size(1))
-        out[mine] = X[local[mine]]
-        return self.sum(out)  # exact: one rank holds each row, the others add zeros
+        if idx.numel() <= _FEW_ROWS:
+            out = X.new_zeros(idx.numel(), X.size(1))
+            out[mine] = X[local[mine]]
+            return self.sum(out)  # exact: one rank holds each row, the others add zeros
+        # Many rows (the restarts' sample): each rank sends only the rows it holds.
+        where = dist_utils.all_gather_rows(torch.nonzero(mine).flatten().cpu(),
+                                           what="KMeans sample")
+        rows = dist_utils.all_gather_rows(X[local[mine]], what="KMeans sample")
+        out = X.new_empty(idx.numel(), X.size(1))
+        out[where.to(X.device)] = rows
+        return out
 
     def total(self, values: Tensor) -> float:
         if not self.distributed:

@@ -367,6 +367,8 @@ def run_once(method: Union[str, Type[BaseModel]], data: Data, config: Dict[str, 
         if distributed and loader is None:
             embedding = embedding[block]
         labels = model.predict(data, embedding, loader)
+        if distributed and labels is not None and labels.numel() != block.numel():
+            labels = labels.view(-1)[block]  # a whole-graph pass: keep this rank's block
     _sync(device)
     t_infer = time.perf_counter() - t0
     if embedding_cache is not None:
@@ -385,7 +387,7 @@ def _finish(model: BaseModel, data: Data, embedding: Tensor, labels: Optional[Te
             embedding_from: Optional[int] = None, distributed: bool = False) -> RunResult:
     """Cluster the embedding (unless the model gave its own ``labels``), score and package
     one run. ``distributed``: ``embedding`` and ``labels`` are this rank's block; the labels
-    (and the embedding, when kept) of all blocks are gathered on every rank."""
+    of all blocks are gathered on every rank, the embedding (when kept) on rank 0 only."""
     n_clusters = resolve_n_clusters(data, config["cluster"]["n_clusters"])
     t0 = time.perf_counter()
     if labels is None:
@@ -394,8 +396,9 @@ def _finish(model: BaseModel, data: Data, embedding: Tensor, labels: Optional[Te
     labels = labels.view(-1).long().cpu()
     if distributed:
         labels = dist_utils.all_gather_rows(labels, what="gather labels")
-        if keep_embedding:
-            embedding = dist_utils.all_gather_rows(embedding, what="gather embeddings")
+        # The whole embedding only where it is written (rank 0).
+        embedding = dist_utils.gather_rows(embedding, what="gather embeddings") \
+            if keep_embedding else None
     _sync(device)
     t_cluster = time.perf_counter() - t0
     if labels.numel() != data.num_nodes:

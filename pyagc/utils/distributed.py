@@ -173,15 +173,36 @@ def all_gather_rows(tensor: Tensor, what: str = "all_gather") -> Tensor:
     world = get_world_size()
     device = _comm_device()
     sizes = gather_ints(tensor.size(0), what=f"{what} (sizes)")
-    local = tensor.detach().to(device).contiguous()
-    longest = max(sizes)
-    if local.size(0) < longest:
-        pad = local.new_zeros((longest - local.size(0),) + tuple(local.shape[1:]))
-        local = torch.cat([local, pad], dim=0)
+    local = _pad_rows(tensor.detach().to(device).contiguous(), max(sizes))
     parts = [torch.empty_like(local) for _ in range(world)]
     with collective(what):
         dist.all_gather(parts, local)
     return torch.cat([p[:n] for p, n in zip(parts, sizes)], dim=0).to(tensor.device)
+
+
+def gather_rows(tensor: Tensor, dst: int = 0, what: str = "gather") -> Optional[Tensor]:
+    """Like :func:`all_gather_rows`, but only rank ``dst`` receives the concatenation (the
+    others get ``None``): for what only rank 0 uses (the embedding it writes), without every
+    rank holding every row."""
+    if not is_distributed():
+        return tensor
+    world, rank = get_world_size(), get_rank()
+    device = _comm_device()
+    sizes = gather_ints(tensor.size(0), what=f"{what} (sizes)")
+    local = _pad_rows(tensor.detach().to(device).contiguous(), max(sizes))
+    parts = [torch.empty_like(local) for _ in range(world)] if rank == dst else None
+    with collective(what):
+        dist.gather(local, parts, dst=dst)
+    if rank != dst:
+        return None
+    return torch.cat([p[:n] for p, n in zip(parts, sizes)], dim=0).to(tensor.device)
+
+
+def _pad_rows(tensor: Tensor, rows: int) -> Tensor:
+    if tensor.size(0) >= rows:
+        return tensor
+    pad = tensor.new_zeros((rows - tensor.size(0),) + tuple(tensor.shape[1:]))
+    return torch.cat([tensor, pad], dim=0)
 
 
 def gather_ints(value: int, what: str = "all_gather") -> List[int]:
@@ -229,6 +250,6 @@ class EpochShardSampler(DistributedSampler):
 
 
 __all__ = ["DEFAULT_TIMEOUT_S", "DistributedError", "EpochShardSampler", "all_gather_rows",
-           "all_reduce", "broadcast", "broadcast_object", "collective", "gather_ints", "get_rank",
+           "all_reduce", "broadcast", "broadcast_object", "collective", "gather_ints", "gather_rows", "get_rank",
            "get_world_size", "init_distributed", "is_distributed", "is_main_process",
            "row_block", "shutdown", "timeout_seconds"]

@@ -7,8 +7,8 @@ import os
 import pytest
 import torch
 
-from _distributed_helpers import (KMEANS_CASES, RUNNER_CASES, blobs, run_ranks, runner_graph,
-                                  two_rank_worker)
+from _distributed_helpers import (KMEANS_CASES, KMEANS_ROWS, RUNNER_CASES, blobs, run_ranks,
+                                  runner_graph, two_rank_worker)
 from pyagc.clusters import TorchKMeans
 from pyagc.data import make_csbm
 from pyagc.metrics import structure_metrics
@@ -35,6 +35,9 @@ def test_two_processes_match_one_in_quality(two_ranks, method):
     assert len(two_ranks[0][method][1]) == runner_graph().num_nodes
     # DistributedDataParallel kept the replicas equal (averaged gradients, same steps).
     assert torch.equal(two_ranks[0][method][3], two_ranks[1][method][3])
+    # Inference ran by blocks; the whole embedding is gathered on rank 0 only.
+    assert two_ranks[0][method][4][0] == runner_graph().num_nodes
+    assert two_ranks[1][method][4] is None
 
 
 def test_models_that_cannot_be_split_are_refused(two_ranks):
@@ -58,7 +61,7 @@ def test_rank_zero_writes_and_resume_continues(two_ranks):
 
 @pytest.mark.parametrize("case", sorted(KMEANS_CASES))
 def test_distributed_kmeans_equals_single_process(two_ranks, case):
-    X = blobs()
+    X = blobs(KMEANS_ROWS.get(case, 600))
     single = TorchKMeans(**KMEANS_CASES[case]).fit(X)
     for out in two_ranks:
         centers, _, inertia, n_iter = out[case]
