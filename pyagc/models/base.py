@@ -252,10 +252,11 @@ class BaseModel(ABC, Module):
 
     @classmethod
     def distributed_refusal(cls) -> Optional[str]:
-        """Why the model cannot train on several processes (``--distributed``), or ``None``
-        (see :meth:`TrainableModel.distributed_refusal`): a model without training has
-        nothing to split."""
-        return f"it has no training to split between processes ({cls.family})"
+        """Why the model cannot run on several processes (``--distributed``), or ``None``
+        (see :meth:`TrainableModel.distributed_refusal`). A model without training runs: every
+        process computes the (same) embedding of the whole graph, and the clustering is
+        split between them."""
+        return None
 
     def random_state(self) -> Dict[str, Any]:
         """The states of the model's own seeded random streams (``torch.Generator`` and

@@ -69,17 +69,22 @@ def data_parallel(model: TrainableModel) -> Iterator[Optional[DistributedDataPar
 def check_distributed(cls: Type[BaseModel], mini_batch: bool) -> None:
     """Refuse, with the reason and the fix, a distributed run that cannot be split.
 
+    A trainable model must train on mini-batches (full-batch training has nothing to split)
+    and keep the default training steps
+    (:meth:`~pyagc.models.TrainableModel.distributed_refusal`). A model without training runs
+    as it is: each process computes the embedding, the KMeans is split.
+
     Raises:
-        ValueError: without ``mini_batch`` (full-batch training has nothing to split), or a
-            model whose :meth:`~pyagc.models.BaseModel.distributed_refusal` gives a reason.
+        ValueError: a trainable model without ``mini_batch``, or one whose
+            :meth:`~pyagc.models.BaseModel.distributed_refusal` gives a reason.
     """
-    if not mini_batch:
-        raise ValueError("--distributed splits the seed nodes of mini-batch training between "
-                         "the processes: add --mini-batch.")
     reason = cls.distributed_refusal()
     if reason is not None:
         raise ValueError(f"{cls.__name__} cannot train with --distributed: {reason}. Run it "
                          "in one process (without --distributed).")
+    if issubclass(cls, TrainableModel) and not mini_batch:
+        raise ValueError(f"--distributed splits the seed nodes of {cls.__name__}'s mini-batch "
+                         "training between the processes: add --mini-batch.")
 
 
 def mean_over_ranks(value: float) -> float:

@@ -45,8 +45,15 @@ def test_models_that_cannot_be_split_are_refused(two_ranks):
     assert "train_batch" in two_ranks[0]["refused"]
     with pytest.raises(ValueError, match="--mini-batch"):
         check_distributed(get_method("DGI"), mini_batch=False)
-    with pytest.raises(ValueError, match="no training to split"):
-        check_distributed(get_method("SSGC"), mini_batch=True)
+    with pytest.raises(ValueError, match="Node2Vec cannot train with --distributed: it does "
+                                         "not train on mini-batches"):
+        check_distributed(get_method("Node2Vec"), mini_batch=False)
+    check_distributed(get_method("SSGC"), mini_batch=False)  # nothing to train: runs
+
+
+def test_a_model_without_training_gives_the_single_process_labels(two_ranks):
+    single = run_experiment("SSGC", data=runner_graph(), verbose=False, seed=0).last.labels
+    assert torch.equal(two_ranks[0]["SSGC"], single) and torch.equal(two_ranks[1]["SSGC"], single)
 
 
 def test_rank_zero_writes_and_resume_continues(two_ranks):
