@@ -132,7 +132,7 @@ def runner_worker(rank: int, world: int) -> dict:
         shape = None if res.last.embedding is None else tuple(res.last.embedding.shape)
         out[method] = (res.records[0]["metrics"], res.last.labels, res.last.history, weights,
                        shape)
-    res = run_experiment("SSGC", data=data, distributed=True, verbose=False, seed=0)
+    res = run_experiment("SSGC", data=data, distributed=True, verbose=False, seed=0, runs=2)
     out["SSGC"] = res.last.labels  # no training: each rank embeds, the KMeans is split
     try:
         run_experiment("DAEGC", data=data, mini_batch=True, distributed=True, verbose=False)

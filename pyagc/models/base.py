@@ -17,7 +17,9 @@ A model describes itself to the runner, as scikit-learn estimators do with their
   (build from the ``model`` section of its YAML), :meth:`~BaseModel.prepare` (once per
   graph), :meth:`~TrainableModel.param_groups`, :meth:`~TrainableModel.train_loader` (what an
   epoch iterates over), :meth:`~TrainableModel.fit_epoch`, :meth:`~BaseModel.infer_embedding`
-  and :meth:`~BaseModel.predict` (labels, or ``None`` to let the runner run KMeans).
+  and :meth:`~BaseModel.predict` (labels, or ``None`` to let the runner run KMeans);
+  :meth:`~BaseModel.distributed_refusal` says whether ``--distributed`` can split it (derived
+  from the steps above: a model that keeps the default training steps can).
 
 The runner (:mod:`pyagc.runner`) knows no method by name: it finds the classes exported by
 :mod:`pyagc.models` and drives them through this contract only.

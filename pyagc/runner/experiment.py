@@ -337,7 +337,7 @@ def run_once(method: Union[str, Type[BaseModel]], data: Data, config: Dict[str, 
                        run=run, seed=seed, device=device, logger=logger, verbose=verbose,
                        keep_embedding=keep_embedding, history=[],
                        t_train=embedding_cache.t_train, t_infer=embedding_cache.t_infer,
-                       embedding_from=embedding_cache.run)
+                       embedding_from=embedding_cache.run, distributed=distributed)
     start = time.perf_counter()
     model = cls.from_config(config["model"], data, n_clusters, seed=seed).to(device)
     model.prepare(data)

@@ -52,7 +52,9 @@ def test_models_that_cannot_be_split_are_refused(two_ranks):
 
 
 def test_a_model_without_training_gives_the_single_process_labels(two_ranks):
-    single = run_experiment("SSGC", data=runner_graph(), verbose=False, seed=0).last.labels
+    # Run 2 (seed 1) reuses run 1's embedding and repeats only the (distributed) KMeans.
+    single = run_experiment("SSGC", data=runner_graph(), verbose=False, seed=0,
+                            runs=2).last.labels
     assert torch.equal(two_ranks[0]["SSGC"], single) and torch.equal(two_ranks[1]["SSGC"], single)
 
 
