@@ -42,3 +42,19 @@ def test_single_process_helpers_and_clear_errors(monkeypatch):
     data = make_csbm(50, 2, seed=0)
     with pytest.raises(DistributedError, match="process group"):
         structure_metrics(data.edge_index, torch.zeros(50, dtype=torch.long), distributed=True)
+
+
+def test_neighbor_loader_shards_the_seeds_of_every_epoch():
+    from pyagc.sampling import neighbor_loader
+    data = make_csbm(101, 2, seed=0)
+    loaders = [neighbor_loader(data, 1, 5, 16, shuffle=True, seed=3, shard=(r, 2))
+               for r in range(2)]
+
+    def epoch(loader):
+        seeds = [batch.n_id[:batch.batch_size] for batch in loader]
+        return len(seeds), torch.cat(seeds).tolist()
+
+    (b0, s0), (b1, s1) = epoch(loaders[0]), epoch(loaders[1])
+    assert b0 == b1 == 4 and len(s0) == len(s1) == 51  # ceil(101 / 2) seeds, same batches
+    assert set(s0) | set(s1) == set(range(101)) and len(set(s0) & set(s1)) == 1  # 1 padding
+    assert epoch(loaders[0])[1] != s0  # the next epoch deals a new permutation
