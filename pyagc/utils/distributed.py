@@ -15,6 +15,7 @@ ends with an error instead of hanging.
 """
 from __future__ import annotations
 
+import numbers
 import os
 from contextlib import contextmanager
 from datetime import timedelta
@@ -24,6 +25,8 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 from torch.utils.data import DistributedSampler
+
+from pyagc.utils.validation import check_scalar
 
 #: Seconds a collective waits for the other processes before the job fails (not hangs).
 DEFAULT_TIMEOUT_S = 300.0
@@ -99,6 +102,8 @@ def init_distributed(device: Optional[torch.device] = None, backend: Optional[st
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
     kwargs = {}
     if init_method is not None:
+        check_scalar(world_size, "world_size", numbers.Integral, min_val=1)
+        check_scalar(rank, "rank", numbers.Integral, min_val=0, max_val=world_size - 1)
         kwargs = {"init_method": init_method, "rank": int(rank), "world_size": int(world_size)}
     dist.init_process_group(backend, timeout=timedelta(seconds=timeout_seconds()), **kwargs)
     return True
@@ -219,8 +224,11 @@ def row_block(n: int, rank: Optional[int] = None, world_size: Optional[int] = No
               ) -> Tuple[int, int]:
     """``(start, end)`` of rank ``rank``'s contiguous block when ``n`` rows are split as evenly
     as possible over ``world_size`` ranks (the current ones by default)."""
-    rank = get_rank() if rank is None else int(rank)
-    world = get_world_size() if world_size is None else int(world_size)
+    world = get_world_size() if world_size is None else \
+        int(check_scalar(world_size, "world_size", numbers.Integral, min_val=1))
+    rank = get_rank() if rank is None else \
+        int(check_scalar(rank, "rank", numbers.Integral, min_val=0, max_val=world - 1))
+    n = int(check_scalar(n, "n", numbers.Integral, min_val=0))
     return n * rank // world, n * (rank + 1) // world
 
 
@@ -238,8 +246,10 @@ class EpochShardSampler(DistributedSampler):
     """
 
     def __init__(self, n: int, rank: int, world_size: int, seed: int = 0) -> None:
-        if not 0 <= rank < world_size:
-            raise ValueError(f"rank must be in [0, {world_size}), got {rank}.")
+        check_scalar(n, "n", numbers.Integral, min_val=1)
+        check_scalar(world_size, "world_size", numbers.Integral, min_val=1)
+        check_scalar(rank, "rank", numbers.Integral, min_val=0, max_val=world_size - 1)
+        check_scalar(seed, "seed", numbers.Integral, min_val=0)
         super().__init__(range(int(n)), num_replicas=int(world_size), rank=int(rank),
                          shuffle=True, seed=int(seed), drop_last=False)
 

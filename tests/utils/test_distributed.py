@@ -24,11 +24,16 @@ def test_epoch_shards_are_disjoint_equal_and_reshuffled():
     assert list(EpochShardSampler(n, 1, world, seed=5)) == first[1]
     with pytest.raises(ValueError, match="rank"):
         EpochShardSampler(n, 3, world)
+    with pytest.raises(ValueError, match="world_size"):
+        EpochShardSampler(n, 0, 0)
 
 
 def test_row_blocks_split_evenly():
     blocks = [row_block(10, r, 3) for r in range(3)]
     assert blocks == [(0, 3), (3, 6), (6, 10)]
+    assert row_block(10) == (0, 10)  # one process: every row
+    with pytest.raises(ValueError, match="rank"):
+        row_block(10, 3, 3)
 
 
 def test_single_process_helpers_and_clear_errors(monkeypatch):
