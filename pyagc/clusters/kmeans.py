@@ -184,8 +184,9 @@ class TorchKMeans:
     per-cluster sums and counts, the inertia and the "labels changed" flag; the sampled
     restarts run on the gathered sample, split between the ranks, and the lowest-inertia one
     is broadcast. So every rank ends with the same centres, and they are the centres a single
-    process finds on the concatenated rows with the same seed (up to the order of floating
-    point sums, which can only matter on exact ties). ``labels_`` are then this rank's rows'
+    process finds on the concatenated rows with the same seed, up to the order of floating
+    point sums (the totals are summed per rank, then over ranks), which can only change a
+    decision taken at a near-tie (two candidates, a stopping threshold). ``labels_`` are then this rank's rows'
     labels and ``inertia_`` is the total over all ranks.
 
     Args:
