@@ -10,6 +10,7 @@
     pyagc bench KMeans SSGC GAE --dataset Cora CiteSeer --root DIR
     pyagc predict SSGC --graph edges.csv feats.npy --n-clusters 5 --output labels.csv
     pyagc auto --graph edges.csv feats.npy --k-range 2:20 --budget 600 --plot
+    torchrun --nproc_per_node=2 -m pyagc run DGI --mini-batch --distributed
 
 A mistake a user can make (unknown method or dataset, bad ``--set`` key, missing file, more
 clusters than nodes, ...) ends in one ``pyagc: error: ...`` line and exit code 1; set
@@ -30,6 +31,13 @@ from typing import List, Optional
 # OSError: a missing file, a folder where a file belongs (or the reverse), no permission, a
 # full disk — each named by its message.
 USER_ERRORS = (ValueError, TypeError, OSError, ImportError, FloatingPointError)
+
+
+def _user_errors() -> tuple:
+    """:data:`USER_ERRORS`, and a distributed run's error (a process of the job died, or no
+    process group): one line each."""
+    from pyagc.utils.distributed import DistributedError
+    return USER_ERRORS + (DistributedError,)
 
 
 def _add_data_args(parser: argparse.ArgumentParser, many: bool = False) -> None:
@@ -104,6 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("method", metavar="MODEL", help="method name (see `pyagc list`)")
     _add_data_args(run)
     _add_run_args(run)
+    run.add_argument("--distributed", action="store_true",
+                     help="one of several processes started by torchrun (torchrun "
+                          "--nproc_per_node=N -m pyagc run MODEL --mini-batch --distributed): "
+                          "the seed nodes, inference and KMeans are split between them; rank "
+                          "0 writes the results (see docs/distributed.md)")
     out = _add_output_args(run, "<method>_<data>_<time>",
                            plot="draw each run's figures into plots/ and report.html: the "
                                 "embedding map (clusters and classes), the cluster x class "
@@ -266,7 +279,8 @@ def cmd_run(args) -> int:
                 runs=args.runs, seed=args.seed, device=args.device, mini_batch=args.mini_batch,
                 config_file=args.config, overrides=args.overrides, n_clusters=args.n_clusters,
                 out_dir=out_dir, resume=args.resume, verbose=not args.quiet, plot=args.plot,
-                projection=args.projection, save_labels=args.save_labels, echo=echo, callbacks=[interrupt.callback])
+                projection=args.projection, save_labels=args.save_labels, echo=echo,
+                callbacks=[interrupt.callback], distributed=args.distributed)
     except KeyboardInterrupt:
         if out_dir:
             print(f"pyagc: interrupted. Continue with the same options plus --resume --out "
@@ -274,6 +288,8 @@ def cmd_run(args) -> int:
         else:
             print("pyagc: interrupted.", file=sys.stderr)
         return interrupt.exit_code
+    if args.distributed and int(os.environ.get("RANK", 0)) != 0:
+        return 0  # rank 0 prints the table
     print(_describe(result))
     print(run_table(result))
     if result.out_dir:
@@ -402,7 +418,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 "predict": cmd_predict, "auto": cmd_auto}
     try:
         return commands[args.command](args)
-    except USER_ERRORS as err:
+    except _user_errors() as err:
         if os.environ.get("PYAGC_DEBUG"):
             raise
         message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__

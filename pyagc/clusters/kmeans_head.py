@@ -29,6 +29,9 @@ class KMeansClusterHead(BaseClusterHead):
         refine_tol: torch backend, sampled restarts only: the refinement on all points stops
             when a pass lowers the inertia by less than this fraction (see
             :class:`TorchKMeans`).
+        distributed: torch backend: ``z`` is this rank's block of rows and the KMeans runs
+            over the blocks of all ranks of the ``torch.distributed`` process group (see
+            :class:`TorchKMeans`); the labels returned are this block's.
 
     Raises:
         ScalarTypeError: ``n_clusters``, ``n_init``, ``max_iter`` or ``random_state`` is not an
@@ -40,10 +43,15 @@ class KMeansClusterHead(BaseClusterHead):
     def __init__(self, n_clusters: int, backend: str = "torch", n_init: int = 10,
                  max_iter: int = 300, random_state: Optional[int] = None,
                  verbose: bool = False, sample_size: Union[int, str, None] = "auto",
-                 refine_tol: float = 1e-4) -> None:
+                 refine_tol: float = 1e-4, distributed: bool = False) -> None:
         super().__init__()
         if backend not in ("torch", "sklearn"):
             raise ValueError(f"backend must be 'torch' or 'sklearn', got {backend!r}.")
+        check_scalar(distributed, "distributed", bool)
+        if distributed and backend != "torch":
+            raise ValueError("distributed KMeans runs on the torch backend only; set "
+                             "cluster.backend to 'torch'.")
+        self.distributed = distributed
         self.n_clusters, self.n_init, self.max_iter = check_kmeans_params(
             n_clusters, n_init, max_iter, random_state)
         self.backend = backend
@@ -63,7 +71,7 @@ class KMeansClusterHead(BaseClusterHead):
             km = TorchKMeans(n_clusters=self.n_clusters, n_init=self.n_init,
                              max_iter=self.max_iter, random_state=self.random_state,
                              verbose=self.verbose, sample_size=self.sample_size,
-                             refine_tol=self.refine_tol)
+                             refine_tol=self.refine_tol, distributed=self.distributed)
             labels = km.fit_predict(z)
             self.cluster_centers_, self.inertia_ = km.cluster_centers_, km.inertia_
         else:

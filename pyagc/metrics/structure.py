@@ -7,13 +7,16 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from pyagc.utils import distributed as dist_utils
 from pyagc.utils.validation import check_edge_index
 
 _ALIASES = {"mod": "Mod", "modularity": "Mod", "cond": "Cond", "conductance": "Cond"}
 
 
-def _cluster_stats(edge_index, clusters) -> Tuple[Tensor, Tensor, Tensor, float]:
-    """Per-cluster volume, internal entries and cut entries, and the total volume 2m."""
+def _cluster_stats(edge_index, clusters, distributed: bool = False
+                   ) -> Tuple[Tensor, Tensor, Tensor, float]:
+    """Per-cluster volume, internal entries and cut entries, and the total volume 2m; with
+    ``distributed`` the counts of every rank's share of the edges summed."""
     if not isinstance(clusters, Tensor):
         clusters = torch.as_tensor(np.asarray(clusters))
     clusters = clusters.detach().cpu().view(-1).long()
@@ -28,8 +31,32 @@ def _cluster_stats(edge_index, clusters) -> Tuple[Tensor, Tensor, Tensor, float]
     src, dst = clusters[edge_index[0]], clusters[edge_index[1]]
     volume = torch.bincount(src, minlength=k).double()
     internal = torch.bincount(src[src == dst], minlength=k).double()
+    total = float(edge_index.size(1))
+    if distributed:
+        volume, internal, total = _sum_over_ranks(clusters, volume, internal, total)
     cut = volume - internal
-    return volume, internal, cut, float(edge_index.size(1))
+    return volume, internal, cut, total
+
+
+def _sum_over_ranks(clusters: Tensor, volume: Tensor, internal: Tensor, total: float
+                    ) -> Tuple[Tensor, Tensor, float]:
+    """Every rank's per-cluster counts summed; the ranks must hold the same ``clusters``."""
+    if not dist_utils.is_distributed():
+        raise dist_utils.DistributedError(
+            "distributed=True needs a torch.distributed process group (start with torchrun); "
+            "use distributed=False in a single process.")
+    # The same partition on every rank, else the per-cluster counts do not line up.
+    stamp = torch.tensor([clusters.numel(), volume.numel(),
+                          int((clusters * torch.arange(1, clusters.numel() + 1)).sum())])
+    if not torch.equal(dist_utils.all_reduce(stamp, op="min", what="structure metrics"),
+                       dist_utils.all_reduce(stamp, op="max", what="structure metrics")):
+        raise dist_utils.DistributedError(
+            "distributed structure metrics need the same cluster labels of all nodes on every "
+            "rank (gather them first); only the edges are split between the ranks.")
+    sums = dist_utils.all_reduce(torch.cat([volume, internal, torch.tensor([total])]),
+                                 what="structure metrics")
+    k = volume.numel()
+    return sums[:k], sums[k:2 * k], float(sums[-1])
 
 
 def _modularity(volume: Tensor, internal: Tensor, cut: Tensor, total: float) -> float:
@@ -46,7 +73,8 @@ def _conductance(volume: Tensor, internal: Tensor, cut: Tensor, total: float) ->
     return float(phi.mean())
 
 
-def modularity(edge_index: Tensor, clusters: Tensor, vectorized: bool = True) -> float:
+def modularity(edge_index: Tensor, clusters: Tensor, vectorized: bool = True,
+               distributed: bool = False) -> float:
     r"""Newman's modularity of a partition.
 
     .. math::
@@ -58,11 +86,17 @@ def modularity(edge_index: Tensor, clusters: Tensor, vectorized: bool = True) ->
     degree of its nodes. Equals networkx's ``modularity`` on the undirected simple graph.
     O(E + N); ``vectorized`` is accepted for compatibility and has no effect.
     Returns 0.0 for a graph without edges.
+
+    With ``distributed=True`` (inside a ``torch.distributed`` process group) each rank passes
+    its share of the edges (the shares together making up the graph, e.g. the edges of its
+    block of source nodes) and the labels of all nodes; the per-cluster counts are summed over
+    the ranks, so every rank gets the value of the whole graph.
     """
-    return _modularity(*_cluster_stats(edge_index, clusters))
+    return _modularity(*_cluster_stats(edge_index, clusters, distributed))
 
 
-def conductance(edge_index: Tensor, clusters: Tensor, vectorized: bool = True) -> float:
+def conductance(edge_index: Tensor, clusters: Tensor, vectorized: bool = True,
+                distributed: bool = False) -> float:
     r"""Mean conductance over the non-empty clusters of a partition (lower is better).
 
     .. math::
@@ -72,22 +106,22 @@ def conductance(edge_index: Tensor, clusters: Tensor, vectorized: bool = True) -
     with ``cut(c)`` the adjacency entries leaving ``c``, ``vol(c)`` the summed degree of its
     nodes and :math:`2m` the total volume (columns of ``edge_index``). A cluster whose
     denominator is zero (only isolated nodes, or every edge inside it) has :math:`\phi = 0`.
-    O(E + N).
+    O(E + N). ``distributed``: as in :func:`modularity`.
     """
-    return _conductance(*_cluster_stats(edge_index, clusters))
+    return _conductance(*_cluster_stats(edge_index, clusters, distributed))
 
 
 def structure_metrics(edge_index: Tensor, clusters: Tensor,
                       metrics: Union[str, Tuple[str, ...]] = ("Mod", "Cond"),
-                      vectorized: bool = True) -> Dict[str, float]:
+                      vectorized: bool = True, distributed: bool = False) -> Dict[str, float]:
     """Modularity (``'Mod'``/``'Modularity'``) and conductance (``'Cond'``/``'Conductance'``).
 
     Returns ``{canonical name: value}`` (canonical names ``'Mod'`` and ``'Cond'``); see
-    :func:`modularity` and :func:`conductance` for the definitions.
+    :func:`modularity` and :func:`conductance` for the definitions and ``distributed``.
     """
     names = (metrics,) if isinstance(metrics, str) else tuple(metrics)
     functions = {"Mod": _modularity, "Cond": _conductance}
-    stats = _cluster_stats(edge_index, clusters)
+    stats = _cluster_stats(edge_index, clusters, distributed)
     result = {}
     for name in names:
         key = _ALIASES.get(str(name).lower())

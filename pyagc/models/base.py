@@ -17,7 +17,9 @@ A model describes itself to the runner, as scikit-learn estimators do with their
   (build from the ``model`` section of its YAML), :meth:`~BaseModel.prepare` (once per
   graph), :meth:`~TrainableModel.param_groups`, :meth:`~TrainableModel.train_loader` (what an
   epoch iterates over), :meth:`~TrainableModel.fit_epoch`, :meth:`~BaseModel.infer_embedding`
-  and :meth:`~BaseModel.predict` (labels, or ``None`` to let the runner run KMeans).
+  and :meth:`~BaseModel.predict` (labels, or ``None`` to let the runner run KMeans);
+  :meth:`~BaseModel.distributed_refusal` says whether ``--distributed`` can split it (derived
+  from the steps above: a model that keeps the default training steps can).
 
 The runner (:mod:`pyagc.runner`) knows no method by name: it finds the classes exported by
 :mod:`pyagc.models` and drives them through this contract only.
@@ -254,6 +256,14 @@ class BaseModel(ABC, Module):
         raise ValueError(f"cluster.method {method!r} is not available for "
                          f"{type(self).__name__}; use one of: {known}.")
 
+    @classmethod
+    def distributed_refusal(cls) -> Optional[str]:
+        """Why the model cannot run on several processes (``--distributed``), or ``None``
+        (see :meth:`TrainableModel.distributed_refusal`). A model without training runs: every
+        process computes the (same) embedding of the whole graph, and the clustering is
+        split between them."""
+        return None
+
     def random_state(self) -> Dict[str, Any]:
         """The states of the model's own seeded random streams (``torch.Generator`` and
         :class:`~pyagc.ops.random.DeviceGenerators` attributes of the model and its
@@ -369,16 +379,41 @@ class TrainableModel(BaseModel):
         return {"model": list(self.parameters())}
 
     def train_loader(self, data: Data, *, mini_batch: bool = False, batch_size: int = 1024,
-                     fan_out: Union[int, List[int]] = 10, seed: Optional[int] = None) -> Any:
+                     fan_out: Union[int, List[int]] = 10, seed: Optional[int] = None,
+                     shard: Optional[Tuple[int, int]] = None) -> Any:
         """What one epoch iterates over: the whole graph on the model's device by default,
         or with ``mini_batch`` a :class:`pyagc.sampling.NeighborLoader` over all nodes
         (:attr:`num_hops` hops, ``fan_out`` neighbours per hop, ``batch_size`` seeds,
-        shuffled, seeded). Override for models with their own batches (random walks, pairs)."""
+        shuffled, seeded); in a distributed run (``shard=(rank, world_size)``) over this
+        rank's share of each epoch's seeds. Override for models with their own batches
+        (random walks, pairs); such models then do not train distributed
+        (:meth:`distributed_refusal`)."""
         if not mini_batch:
             return data.to(self.device)
         from pyagc.sampling import neighbor_loader
         return neighbor_loader(data, self.num_hops, fan_out, batch_size, shuffle=True,
-                               seed=seed)
+                               seed=seed, shard=shard)
+
+    @classmethod
+    def distributed_refusal(cls) -> Optional[str]:
+        """Why the model cannot train on several processes (``--distributed``), or ``None``.
+
+        A distributed run splits each epoch's seed nodes between the processes and averages
+        the gradients of :meth:`loss_batch` (``DistributedDataParallel``). That holds for a
+        model that trains with the default steps: mini-batches from the default
+        :meth:`train_loader`, one optimiser through the default :meth:`fit_epoch` /
+        :meth:`train_batch`, and the default :meth:`infer_embedding`. A model that overrides
+        one of them runs its own batches, optimisers or whole-graph passes, which the
+        default split would silently change, so it is refused rather than trained wrongly.
+        """
+        if not cls.supports_mini_batch:
+            return f"it does not train on mini-batches ({cls.family})"
+        for step in _DEFAULT_STEPS:
+            if getattr(cls, step) is not getattr(TrainableModel, step):
+                return (f"it overrides {step}() (its own batches, optimisers or whole-graph "
+                        "passes, which a split of the seed nodes between processes would "
+                        "change)")
+        return None
 
     def fit_epoch(self, loader: Any, optimizers: Mapping[str, Optimizer], epoch: int,
                   verbose: bool = False, **loss_kwargs: Any) -> float:
@@ -412,8 +447,19 @@ class TrainableModel(BaseModel):
     def train_batch(self, loader: Iterable[Data], optimizer: Optimizer, epoch: int,
                     verbose: bool = True, **loss_kwargs: Any) -> float:
         return self._train_epoch(
-            loader, lambda batch: self.loss_batch(batch.to(self.device), **loss_kwargs),
+            loader, lambda batch: self._batch_loss(batch.to(self.device), **loss_kwargs),
             optimizer, epoch, verbose)
+
+    def _batch_loss(self, batch: Data, **loss_kwargs: Any) -> Union[Tensor, LossOutput]:
+        """:meth:`loss_batch`, through the ``DistributedDataParallel`` wrapper a distributed
+        run installs (:func:`pyagc.runner.distributed.data_parallel`), so that the backward
+        pass averages the gradients over the processes."""
+        wrapper = self.__dict__.get("_data_parallel")
+        if wrapper is None:
+            return self.loss_batch(batch, **loss_kwargs)
+        # The wrapper's own output tensor: its backward is what triggers the averaging.
+        total, out = wrapper(batch, **loss_kwargs)
+        return LossOutput(total, out.components)
 
     def _train_epoch(self, batches: Iterable[Any], batch_loss: Callable[[Any], Any],
                      optimizer: Optimizer, epoch: int, verbose: bool) -> float:
@@ -503,6 +549,11 @@ class ClusteringModel(TrainableModel):
         centers = kmeans.cluster_centers_.to(z.device)
         head.reset_cluster_centers(centers)
         return centers
+
+
+#: The steps a model must keep at their defaults to train distributed (see
+#: :meth:`TrainableModel.distributed_refusal`).
+_DEFAULT_STEPS = ("train_loader", "fit_epoch", "train_batch", "infer_embedding")
 
 
 def check_finite_loss(loss: Tensor, epoch: int) -> None:

@@ -20,11 +20,13 @@ from torch_geometric.data import Data
 from pyagc.encoders import layerwise_inference
 from pyagc.runner.checkpoint import CheckpointManager
 from pyagc.runner.config import resolve_config
+from pyagc.runner.distributed import check_distributed, edges_of_block, node_block
 from pyagc.runner.keys import LABEL_METRICS, STRUCTURE_METRICS, TIME_KEYS
 from pyagc.models import BaseModel, TrainableModel
 from pyagc.runner.recipe import EpochCallback, train_model, uses_layerwise_inference
 from pyagc.runner.registry import get_method
 from pyagc.sampling import neighbor_loader
+from pyagc.utils import distributed as dist_utils
 from pyagc.utils.validation import check_scalar
 
 SYNTHETIC = "Synthetic"
@@ -197,8 +199,11 @@ def peak_memory_mb(device: torch.device) -> float:
 
 
 def cluster_embedding(z: Tensor, n_clusters: int, cluster_cfg: Dict[str, Any], seed: int,
-                      verbose: bool = False) -> Tensor:
-    """KMeans (:class:`pyagc.clusters.KMeansClusterHead`) on (L2-normalised) embeddings."""
+                      verbose: bool = False, distributed: bool = False) -> Tensor:
+    """KMeans (:class:`pyagc.clusters.KMeansClusterHead`) on (L2-normalised) embeddings;
+    ``distributed``: ``z`` is this rank's row block and the KMeans runs over all ranks'
+    blocks (:class:`pyagc.clusters.TorchKMeans` ``distributed=True``), returning this block's
+    labels."""
     from pyagc.clusters import KMeansClusterHead
     z = z.detach().float()
     if z.dim() != 2:
@@ -212,7 +217,8 @@ def cluster_embedding(z: Tensor, n_clusters: int, cluster_cfg: Dict[str, Any], s
                              n_init=cluster_cfg["n_init"], max_iter=cluster_cfg["max_iter"],
                              random_state=seed, verbose=verbose,
                              sample_size=cluster_cfg.get("sample_size", "auto"),
-                             refine_tol=cluster_cfg.get("refine_tol", 1e-4))
+                             refine_tol=cluster_cfg.get("refine_tol", 1e-4),
+                             distributed=distributed)
     return head.fit_predict(z).cpu()
 
 
@@ -226,20 +232,33 @@ def _check_cluster_method(cls: Type[BaseModel], cluster_cfg: Dict[str, Any]) -> 
 
 
 def _cluster(model: BaseModel, z: Tensor, n_clusters: int, cluster_cfg: Dict[str, Any],
-             seed: int, verbose: bool) -> Tensor:
+             seed: int, verbose: bool, distributed: bool = False) -> Tensor:
+    """Labels of the rows of ``z`` (with ``distributed``, this rank's block)."""
     method = _check_cluster_method(type(model), cluster_cfg)
     if method == "kmeans":
-        return cluster_embedding(z, n_clusters, cluster_cfg, seed, verbose)
-    return model.round_embedding(z, method).view(-1).long().cpu()
+        return cluster_embedding(z, n_clusters, cluster_cfg, seed, verbose, distributed)
+    if not distributed:
+        return model.round_embedding(z, method).view(-1).long().cpu()
+    # Other clustering steps see the whole embedding: rank 0 runs it, the others take its
+    # labels of their block.
+    z = dist_utils.all_gather_rows(z.detach().cpu(), what="gather embeddings")
+    labels = model.round_embedding(z, method).view(-1).long().cpu() \
+        if dist_utils.is_main_process() else torch.empty(z.size(0), dtype=torch.long)
+    start, end = dist_utils.row_block(z.size(0))
+    return dist_utils.broadcast(labels, what="cluster labels")[start:end]
 
 
-def score(data: Data, labels: Tensor) -> Dict[str, float]:
+def score(data: Data, labels: Tensor, distributed: bool = False) -> Dict[str, float]:
+    """Label metrics (when the graph has labels) and structure metrics of ``labels [N]``;
+    ``distributed``: every rank holds all labels and counts the edges of its node block."""
     from pyagc.metrics import label_metrics, structure_metrics
     metrics: Dict[str, float] = {}
     y = labels_of(data)
     if y is not None:
         metrics.update(label_metrics(y.cpu(), labels.cpu(), LABEL_METRICS))
-    metrics.update(structure_metrics(data.edge_index.cpu(), labels.cpu(), STRUCTURE_METRICS))
+    edges = edges_of_block(data) if distributed else data.edge_index
+    metrics.update(structure_metrics(edges.cpu(), labels.cpu(), STRUCTURE_METRICS,
+                                     distributed=distributed))
     return metrics
 
 
@@ -267,10 +286,14 @@ def fit_embedding(cls: Type[BaseModel], data: Data, config: Dict[str, Any], n_cl
                   *, seed: int, device: torch.device, mini_batch: bool = False,
                   checkpoint_dir: Optional[str] = None, resume: bool = False,
                   logger: Optional[logging.Logger] = None, verbose: bool = False,
-                  callbacks: Optional[List[EpochCallback]] = None) -> tuple:
+                  callbacks: Optional[List[EpochCallback]] = None,
+                  distributed: bool = False) -> tuple:
     """Build, prepare, train (trainable models) and run inference of ``cls`` once, through
     the model contract: ``(model, embedding [N, d] on the CPU, labels [N] or None (decoupled
-    models), history, train seconds, inference seconds)``. The caller has seeded the run."""
+    models), history, train seconds, inference seconds)``. The caller has seeded the run.
+
+    ``distributed``: the embedding and labels are this rank's block of nodes
+    (:func:`~pyagc.runner.distributed.node_block`)."""
     logger = logger or logging.getLogger("pyagc.runner")
     start = time.perf_counter()
     model = cls.from_config(config["model"], data, n_clusters, seed=seed).to(device)
@@ -280,7 +303,7 @@ def fit_embedding(cls: Type[BaseModel], data: Data, config: Dict[str, Any], n_cl
         checkpoints = CheckpointManager(checkpoint_dir) if checkpoint_dir else None
         state = train_model(model, data, config, mini_batch=mini_batch, seed=seed,
                             checkpoints=checkpoints, resume=resume, logger=logger,
-                            verbose=verbose, callbacks=callbacks)
+                            verbose=verbose, callbacks=callbacks, distributed=distributed)
         history = state.history
     _sync(device)
     t_train = time.perf_counter() - start
@@ -289,12 +312,20 @@ def fit_embedding(cls: Type[BaseModel], data: Data, config: Dict[str, Any], n_cl
     loader = None
     train_cfg = config["train"]
     layerwise = mini_batch and uses_layerwise_inference(train_cfg)
+    # Distributed: each rank embeds its block of nodes (layer-wise inference embeds the whole
+    # graph on every rank, then keeps the block).
+    block = node_block(data) if distributed else None
     if mini_batch and not layerwise:
         loader = neighbor_loader(data, model.num_hops, train_cfg["inference_fan_out"],
-                                 train_cfg["inference_batch_size"], shuffle=False, seed=seed)
+                                 train_cfg["inference_batch_size"], shuffle=False, seed=seed,
+                                 input_nodes=block)
     with layerwise_inference(model, train_cfg["layerwise_batch_size"], enabled=layerwise):
         embedding = model.infer_embedding(data, loader, verbose=verbose).detach().cpu()
+        if distributed and loader is None:
+            embedding = embedding[block]
         labels = model.predict(data, embedding, loader)
+        if distributed and labels is not None and labels.numel() != block.numel():
+            labels = labels.view(-1)[block]  # a whole-graph pass: keep this rank's block
     _sync(device)
     t_infer = time.perf_counter() - t0
     return model, embedding, labels, history, t_train, t_infer
@@ -306,7 +337,8 @@ def run_once(method: Union[str, Type[BaseModel]], data: Data, config: Dict[str, 
              resume: bool = False, logger: Optional[logging.Logger] = None,
              verbose: bool = True, keep_embedding: bool = True,
              callbacks: Optional[List[EpochCallback]] = None,
-             embedding_cache: Optional[EmbeddingCache] = None) -> RunResult:
+             embedding_cache: Optional[EmbeddingCache] = None,
+             distributed: bool = False) -> RunResult:
     """Build, train, embed/predict, cluster and score ``method`` once with ``seed``.
 
     The model is driven through its contract only (:mod:`pyagc.models.base`):
@@ -320,6 +352,12 @@ def run_once(method: Union[str, Type[BaseModel]], data: Data, config: Dict[str, 
     times measured when the embedding was computed (the cost of one run of the method, so the
     per-run means stay comparable with methods that recompute), and its record says which run
     it reused (``embedding_from``).
+
+    ``distributed`` (every rank of a ``torch.distributed`` process group calls this with the
+    same graph and config; see :func:`run_experiment`): training splits each epoch's seed
+    nodes between the ranks (:func:`~pyagc.runner.recipe.train_model`), each rank infers the
+    embedding of its block of nodes, KMeans runs over the blocks, and every rank ends with
+    all labels and the same metrics.
     """
     from pyagc.utils import set_seed
     cls = get_method(method)
@@ -333,6 +371,8 @@ def run_once(method: Union[str, Type[BaseModel]], data: Data, config: Dict[str, 
     if mini_batch and not cls.supports_mini_batch:
         raise ValueError(f"{name} does not support --mini-batch training "
                          f"({cls.family}); run it without --mini-batch.")
+    if distributed:
+        check_distributed(cls, mini_batch)
     if embedding_cache is not None and not reuses_embedding(cls, config):
         raise ValueError(f"{name} computes a different embedding in every run; it cannot "
                          "share one through an embedding cache.")
@@ -346,39 +386,46 @@ def run_once(method: Union[str, Type[BaseModel]], data: Data, config: Dict[str, 
                        run=run, seed=seed, device=device, logger=logger, verbose=verbose,
                        keep_embedding=keep_embedding, history=[],
                        t_train=embedding_cache.t_train, t_infer=embedding_cache.t_infer,
-                       embedding_from=embedding_cache.run)
+                       embedding_from=embedding_cache.run, distributed=distributed)
     model, embedding, labels, history, t_train, t_infer = fit_embedding(
         cls, data, config, n_clusters, seed=seed, device=device, mini_batch=mini_batch,
         checkpoint_dir=checkpoint_dir, resume=resume, logger=logger, verbose=verbose,
-        callbacks=callbacks)
+        callbacks=callbacks, distributed=distributed)
     if embedding_cache is not None:
         embedding_cache.model, embedding_cache.embedding, embedding_cache.run = \
             model, embedding, run
         embedding_cache.t_train, embedding_cache.t_infer = t_train, t_infer
     return _finish(model, data, embedding, labels, config, run=run, seed=seed, device=device,
                    logger=logger, verbose=verbose, keep_embedding=keep_embedding,
-                   history=history, t_train=t_train, t_infer=t_infer)
+                   history=history, t_train=t_train, t_infer=t_infer, distributed=distributed)
 
 
 def _finish(model: BaseModel, data: Data, embedding: Tensor, labels: Optional[Tensor],
             config: Dict[str, Any], *, run: int, seed: int, device: torch.device,
             logger: logging.Logger, verbose: bool, keep_embedding: bool,
             history: List[Dict[str, Any]], t_train: float, t_infer: float,
-            embedding_from: Optional[int] = None) -> RunResult:
+            embedding_from: Optional[int] = None, distributed: bool = False) -> RunResult:
     """Cluster the embedding (unless the model gave its own ``labels``), score and package
-    one run."""
+    one run. ``distributed``: ``embedding`` and ``labels`` are this rank's block; the labels
+    of all blocks are gathered on every rank, the embedding (when kept) on rank 0 only."""
     n_clusters = resolve_n_clusters(data, config["cluster"]["n_clusters"])
     t0 = time.perf_counter()
     if labels is None:
-        labels = _cluster(model, embedding, n_clusters, config["cluster"], seed, verbose)
+        labels = _cluster(model, embedding, n_clusters, config["cluster"], seed, verbose,
+                          distributed)
     labels = labels.view(-1).long().cpu()
+    if distributed:
+        labels = dist_utils.all_gather_rows(labels, what="gather labels")
+        # The whole embedding only where it is written (rank 0).
+        embedding = dist_utils.gather_rows(embedding, what="gather embeddings") \
+            if keep_embedding else None
     _sync(device)
     t_cluster = time.perf_counter() - t0
     if labels.numel() != data.num_nodes:
         raise RuntimeError(f"{type(model).__name__} returned {labels.numel()} labels for "
                            f"{data.num_nodes} nodes.")
 
-    metrics = score(data, labels)
+    metrics = score(data, labels, distributed)
     times = {"train": t_train, "inference": t_infer, "clustering": t_cluster,
              "total": t_train + t_infer + t_cluster}
     logger.info("Run %d (seed %d): %s | %s", run, seed,
@@ -439,7 +486,8 @@ def run_experiment(method: Union[str, Type[BaseModel]], *, dataset: Optional[str
                    resume: bool = False, verbose: bool = True, plot: bool = False,
                    projection: str = "tsne", save_labels: bool = False,
                    callbacks: Optional[List[EpochCallback]] = None,
-                   echo: Optional[Callable[[str], None]] = None) -> ExperimentResult:
+                   echo: Optional[Callable[[str], None]] = None,
+                   distributed: bool = False) -> ExperimentResult:
     """The whole pipeline for ``runs`` seeds (``seed + run``); see ``pyagc run --help``.
 
     ``data`` is anything :func:`as_data` accepts; ``runs`` and ``n_clusters`` are integers
@@ -447,13 +495,42 @@ def run_experiment(method: Union[str, Type[BaseModel]], *, dataset: Optional[str
     (:mod:`pyagc.runner.outputs`), ``report.html`` included; ``plot`` adds each run's figures
     (:mod:`pyagc.runner.plots`; ``projection`` ``'tsne'`` or ``'pca'`` for the embedding map).
 
+    ``distributed=True``: every process of a ``torchrun`` job calls this with the same
+    arguments (``torchrun --nproc_per_node=N -m pyagc run MODEL --mini-batch --distributed``);
+    it joins the process group (:func:`pyagc.utils.distributed.init_distributed`: gloo on
+    CPU, NCCL and ``cuda:LOCAL_RANK`` on GPU) unless one exists, every rank loads the graph,
+    training splits each epoch's seed nodes between the ranks with gradients averaged by
+    ``DistributedDataParallel``, inference and KMeans are split by blocks of nodes, and only
+    rank 0 writes the results folder and checkpoints, prints and logs (every rank returns the
+    same metrics). ``resume`` continues from rank 0's checkpoints (a shared folder on several
+    machines). See ``docs/distributed.md``.
+
     Raises:
         ScalarTypeError, ValueError: a bad argument, config value or graph (one message each).
         ConfigError: a config file or override that cannot be used.
         FileNotFoundError, NotADirectoryError: a missing input, a results folder that is a file.
+        DistributedError: ``distributed`` outside ``torchrun``, or a process of the job died.
     """
-    from pyagc.runner.outputs import ResultsWriter
     cls = get_method(method)
+    check_scalar(distributed, "distributed", bool)
+    created = dist_utils.init_distributed(resolve_device(device)) if distributed else False
+    try:
+        return _experiment(cls, dataset=dataset, graph=graph, data=data, root=root, runs=runs,
+                           seed=seed, device=device, mini_batch=mini_batch,
+                           config_file=config_file, overrides=overrides, n_clusters=n_clusters,
+                           out_dir=out_dir, resume=resume, verbose=verbose, plot=plot,
+                           projection=projection, save_labels=save_labels,
+                           callbacks=callbacks, echo=echo, distributed=distributed)
+    finally:
+        if created:
+            dist_utils.shutdown()
+
+
+def _experiment(cls: Type[BaseModel], *, dataset, graph, data, root, runs, seed, device,
+                mini_batch, config_file, overrides, n_clusters, out_dir, resume, verbose, plot,
+                projection, save_labels, callbacks, echo,
+                distributed: bool) -> ExperimentResult:
+    from pyagc.runner.outputs import ResultsWriter
     check_scalar(runs, "runs", numbers.Integral, min_val=1)
     check_scalar(seed, "seed", numbers.Integral, min_val=0)
     check_scalar(mini_batch, "mini_batch", bool)
@@ -467,6 +544,13 @@ def run_experiment(method: Union[str, Type[BaseModel]], *, dataset: Optional[str
         require_matplotlib()
         projection = check_projection(projection)
     dev = resolve_device(device)
+    main = not distributed or dist_utils.is_main_process()
+    if distributed:
+        if dev.type == "cuda" and dev.index is None:
+            dev = torch.device("cuda", torch.cuda.current_device())
+        # One results folder (rank 0's: a default name holds the time it was chosen).
+        out_dir = dist_utils.broadcast_object(out_dir, what="results folder")
+        verbose, echo = verbose and main, echo if main else None
     dataset_key = None if (graph or data is not None) else (dataset or SYNTHETIC)
     config = resolve_config(cls.__name__, dataset_key, config_file, overrides)
     if n_clusters is not None:
@@ -485,10 +569,14 @@ def run_experiment(method: Union[str, Type[BaseModel]], *, dataset: Optional[str
     k = resolve_n_clusters(graph_data, config["cluster"]["n_clusters"])  # fail before training
     _check_cluster_method(cls, config["cluster"])
     mini_batch = bool(mini_batch or config["train"].get("mini_batch", False))
+    if distributed:
+        check_distributed(cls, mini_batch)
     config["train"]["mini_batch"] = mini_batch
     config = {"method": cls.__name__, "dataset": name, **config}
 
-    writer = ResultsWriter(out_dir, resume=resume) if out_dir else None
+    # Only rank 0 writes; the other ranks read its checkpoints to resume.
+    writer = ResultsWriter(out_dir, resume=resume) if out_dir and main else None
+    checkpoint_root = os.path.join(os.path.abspath(out_dir), "checkpoints") if out_dir else None
     # Without a results folder the messages go to the "pyagc.runner" logger (silent unless the
     # user configures logging); with one, to <out>/run.log.
     logger = logging.getLogger("pyagc.runner")
@@ -504,7 +592,8 @@ def run_experiment(method: Union[str, Type[BaseModel]], *, dataset: Optional[str
                                  device=dev, mini_batch=mini_batch, writer=writer,
                                  resume=resume, logger=logger, verbose=verbose,
                                  plot=projection if plot else None,
-                                 save_labels=save_labels, callbacks=callbacks, echo=echo)
+                                 save_labels=save_labels, callbacks=callbacks, echo=echo,
+                                 checkpoint_root=checkpoint_root, distributed=distributed)
         out = ExperimentResult(method=cls.__name__, family=cls.family, dataset=name,
                                config=config, records=records, summary=summarize(records),
                                device=str(dev), out_dir=writer.out_dir if writer else None,
@@ -535,7 +624,8 @@ def _num_classes(data: Data) -> int:
 def _run_all(cls: Type[BaseModel], data: Data, config: Dict[str, Any], *, runs: int, seed: int,
              device: torch.device, mini_batch: bool, writer, resume: bool,
              logger: logging.Logger, verbose: bool, plot: Optional[str], save_labels: bool,
-             callbacks, echo) -> tuple:
+             callbacks, echo, checkpoint_root: Optional[str] = None,
+             distributed: bool = False) -> tuple:
     """Every run; ``plot`` is the projection of the embedding maps (``None``: no figures)."""
     records: List[Dict[str, Any]] = []
     last: Optional[RunResult] = None
@@ -543,8 +633,10 @@ def _run_all(cls: Type[BaseModel], data: Data, config: Dict[str, Any], *, runs: 
     cache = EmbeddingCache() if reuses_embedding(cls, config) else None
     for run in range(runs):
         run_seed = seed + run
-        if writer is not None and resume:
-            done = writer.load_run(run)
+        if resume and (writer is not None or distributed):
+            done = writer.load_run(run) if writer is not None else None
+            if distributed:  # rank 0 read the record; every rank skips the same runs
+                done = dist_utils.broadcast_object(done, what="finished runs")
             if done is not None:
                 records.append(done)
                 logger.info("Run %d already finished; kept its results.", run)
@@ -553,11 +645,12 @@ def _run_all(cls: Type[BaseModel], data: Data, config: Dict[str, Any], *, runs: 
             echo(f"run {run + 1}/{runs} (seed {run_seed})")
         result = run_once(cls, data, config, run=run, seed=run_seed, device=device,
                           mini_batch=mini_batch,
-                          checkpoint_dir=writer.path("checkpoints", f"run{run}") if writer
-                          else None,
+                          checkpoint_dir=os.path.join(checkpoint_root, f"run{run}")
+                          if checkpoint_root else None,
                           resume=resume, logger=logger, verbose=verbose,
-                          keep_embedding=bool(plot) or writer is None or run == runs - 1,
-                          callbacks=callbacks, embedding_cache=cache)
+                          keep_embedding=bool(plot) or checkpoint_root is None
+                          or run == runs - 1,
+                          callbacks=callbacks, embedding_cache=cache, distributed=distributed)
         records.append(result.record())
         if writer is not None:
             writer.write_run(result, save_labels=save_labels)

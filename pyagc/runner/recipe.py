@@ -12,6 +12,7 @@ and an interrupted run continues from its last checkpoint.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ from pyagc.encoders import layerwise_inference
 from pyagc.models import TrainableModel
 from pyagc.runner.checkpoint import CheckpointManager
 from pyagc.runner.config import training_stages
+from pyagc.runner.distributed import data_parallel, mean_over_ranks
+from pyagc.utils import distributed as dist_utils
 
 EpochCallback = Callable[[str, int, float], None]
 
@@ -81,15 +84,24 @@ def train_model(model: TrainableModel, data: Data, config: Dict[str, Any],
                 *, mini_batch: bool = False, seed: int = 0,
                 checkpoints: Optional[CheckpointManager] = None, resume: bool = False,
                 logger: Optional[logging.Logger] = None, verbose: bool = True,
-                callbacks: Optional[List[EpochCallback]] = None) -> TrainState:
+                callbacks: Optional[List[EpochCallback]] = None,
+                distributed: bool = False) -> TrainState:
     """Train ``model`` following ``config['train']``; returns the final :class:`TrainState`
     (``history`` is the loss curve: one ``{stage, epoch, loss}`` per epoch, plus
-    ``components``, the named :class:`~pyagc.models.LossOutput` parts, when the loss has any)."""
+    ``components``, the named :class:`~pyagc.models.LossOutput` parts, when the loss has any).
+
+    ``distributed`` (inside a process group, every rank calling this with the same graph and
+    config): each epoch iterates over this rank's share of the seed nodes, the batch losses
+    run through ``DistributedDataParallel`` (gradients averaged over the ranks), the epoch
+    loss is the mean over the ranks (so early stopping agrees), and only rank 0 writes
+    checkpoints (every rank reads them to resume)."""
     logger = logger or logging.getLogger("pyagc.runner")
     train_cfg = config["train"]
     stages = training_stages(train_cfg)
     model.set_logger(logger)
 
+    shard = (dist_utils.get_rank(), dist_utils.get_world_size()) if distributed else None
+    writes = checkpoints is not None and (not distributed or dist_utils.is_main_process())
     state = TrainState()
     resume_ckpt = checkpoints.load("last") if (resume and checkpoints is not None) else None
     if resume_ckpt is not None:
@@ -126,56 +138,63 @@ def train_model(model: TrainableModel, data: Data, config: Dict[str, Any],
         elif stage.get("init_clusters"):
             _init_clusters(model, data, config, mini_batch, verbose)
 
+        extra = {"shard": shard} if shard is not None else {}
         loader = model.train_loader(data, mini_batch=mini_batch,
                                     batch_size=train_cfg["batch_size"],
                                     fan_out=train_cfg["fan_out"],
-                                    seed=seed * 1_000_003 + state.epoch)
+                                    seed=seed * 1_000_003 + state.epoch, **extra)
         loss_kwargs = dict(stage.get("loss_kwargs") or {})
         logger.info("Stage %s: %d epochs, lr=%g, weight_decay=%g, patience=%s.", stage["name"],
                     stage["epochs"], stage["lr"], stage["weight_decay"], stage["patience"])
 
         bar = tqdm(range(state.epoch + 1, stage["epochs"] + 1), desc=f"{stage['name']}",
                    disable=not verbose, leave=False, unit="epoch")
-        for epoch in bar:
-            model.epoch_components = {}
-            loss = float(model.fit_epoch(loader, optimizers, epoch, verbose=verbose,
-                                         **loss_kwargs))
-            state.epoch = epoch
-            row = {"stage": stage["name"], "epoch": epoch, "loss": loss}
-            if model.epoch_components:
-                row["components"] = dict(model.epoch_components)
-            state.history.append(row)
-            bar.set_postfix(loss=f"{loss:.4f}")
-            improved = loss < state.best_loss - float(stage["min_delta"] or 0.0)
-            if improved:
-                state.best_loss, state.best_epoch, state.bad_epochs = loss, epoch, 0
-                if stage.get("restore_best", True) or checkpoints is not None:
-                    best_state = _state_copy(model)
-            else:
-                state.bad_epochs += 1
-            stop = bool(stage["patience"]) and state.bad_epochs >= int(stage["patience"])
-            if checkpoints is not None and (epoch % int(train_cfg["checkpoint_every"]) == 0
-                                            or stop or epoch == stage["epochs"]):
-                _save(checkpoints, model, optimizers, state, best_state, stage_index)
-            for callback in callbacks or ():
-                try:
-                    callback(stage["name"], epoch, loss)
-                except KeyboardInterrupt:
-                    # Between two epochs the state is consistent: keep it for --resume.
-                    if checkpoints is not None:
-                        _save(checkpoints, model, optimizers, state, best_state, stage_index)
-                    raise
-            if stop:
-                logger.info("Early stop in stage %s at epoch %d (best loss %.4f at epoch %d).",
-                            stage["name"], epoch, state.best_loss, state.best_epoch)
-                break
+        with data_parallel(model) if distributed else contextlib.nullcontext():
+            for epoch in bar:
+                model.epoch_components = {}
+                loss = float(model.fit_epoch(loader, optimizers, epoch, verbose=verbose,
+                                             **loss_kwargs))
+                if distributed:
+                    loss = mean_over_ranks(loss)
+                state.epoch = epoch
+                row = {"stage": stage["name"], "epoch": epoch, "loss": loss}
+                if model.epoch_components:
+                    row["components"] = {
+                        name: mean_over_ranks(value) if distributed else value
+                        for name, value in sorted(model.epoch_components.items())}
+                state.history.append(row)
+                bar.set_postfix(loss=f"{loss:.4f}")
+                improved = loss < state.best_loss - float(stage["min_delta"] or 0.0)
+                if improved:
+                    state.best_loss, state.best_epoch, state.bad_epochs = loss, epoch, 0
+                    if stage.get("restore_best", True) or checkpoints is not None:
+                        best_state = _state_copy(model)
+                else:
+                    state.bad_epochs += 1
+                stop = bool(stage["patience"]) and state.bad_epochs >= int(stage["patience"])
+                if writes and (epoch % int(train_cfg["checkpoint_every"]) == 0
+                               or stop or epoch == stage["epochs"]):
+                    _save(checkpoints, model, optimizers, state, best_state, stage_index)
+                for callback in callbacks or ():
+                    try:
+                        callback(stage["name"], epoch, loss)
+                    except KeyboardInterrupt:
+                        # Between two epochs the state is consistent: keep it for --resume.
+                        if writes:
+                            _save(checkpoints, model, optimizers, state, best_state,
+                                  stage_index)
+                        raise
+                if stop:
+                    logger.info("Early stop in stage %s at epoch %d (best loss %.4f at epoch "
+                                "%d).", stage["name"], epoch, state.best_loss, state.best_epoch)
+                    break
         bar.close()
         if stage.get("restore_best", True) and best_state is not None:
             model.load_state_dict(best_state)
             logger.info("Stage %s: restored the best weights (epoch %d, loss %.4f).",
                         stage["name"], state.best_epoch, state.best_loss)
         state.stage_index, state.epoch = stage_index + 1, 0
-        if checkpoints is not None:
+        if writes:
             _save(checkpoints, model, optimizers, state, None, stage_index + 1)
     return state
 

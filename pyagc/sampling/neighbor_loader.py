@@ -1,7 +1,7 @@
 """``pyagc.sampling.NeighborLoader``: PyG's NeighborLoader that also runs without extensions."""
 from __future__ import annotations
 
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 import torch
 import torch_geometric.typing
@@ -10,6 +10,7 @@ from torch_geometric.loader import NodeLoader
 from torch_geometric.sampler import BaseSampler, NeighborSampler
 
 from pyagc.sampling.neighbor_sampler import VectorizedNeighborSampler, _default_seed
+from pyagc.utils.distributed import EpochShardSampler
 
 _BACKENDS = ("auto", "pyg", "pyagc")
 
@@ -208,19 +209,32 @@ class InverseSamplingWeights:
 
 
 def neighbor_loader(data: Data, num_hops: int, fan_out, batch_size: int, shuffle: bool,
-                    seed: Optional[int] = None, *, inverse_sampling_weights: bool = False
-                    ) -> NeighborLoader:
-    """A :class:`NeighborLoader` over all nodes of ``data`` sampling ``num_hops`` hops.
+                    seed: Optional[int] = None, *, inverse_sampling_weights: bool = False,
+                    input_nodes: Optional[torch.Tensor] = None,
+                    shard: Optional[Tuple[int, int]] = None) -> NeighborLoader:
+    """A :class:`NeighborLoader` over all nodes of ``data`` (or ``input_nodes``) sampling
+    ``num_hops`` hops.
 
     ``fan_out`` is one int for every hop (``-1``: all neighbours) or a list with one value per
     hop. ``inverse_sampling_weights=True`` gives every batch the edge weights of
     :class:`InverseSamplingWeights` (for GCN encoders, which normalise by the degrees they
-    see).
+    see). ``shard=(rank, world_size)`` (distributed training) makes each epoch iterate over
+    rank ``rank``'s share of one permutation of the seeds shared by all ranks
+    (:class:`pyagc.utils.distributed.EpochShardSampler`, seeded with ``seed``; the same
+    number of batches on every rank); the neighbour sampling then draws from a stream of its
+    own per rank.
     """
     transform = InverseSamplingWeights(data) if inverse_sampling_weights else None
+    kwargs = {}
+    if shard is not None:
+        rank, world = shard
+        n = data.num_nodes if input_nodes is None else int(input_nodes.numel())
+        base = _default_seed() if seed is None else int(seed)
+        kwargs["sampler"] = EpochShardSampler(n, rank, world, seed=base)
+        shuffle, seed = False, (base * 1_000_003 + 7919 * (rank + 1)) % 2 ** 62
     return NeighborLoader(data, num_neighbors=fan_out_per_hop(num_hops, fan_out),
-                          batch_size=batch_size, shuffle=shuffle, seed=seed,
-                          transform=transform)
+                          input_nodes=input_nodes, batch_size=batch_size, shuffle=shuffle,
+                          seed=seed, transform=transform, **kwargs)
 
 
 def fan_out_per_hop(num_hops: int, fan_out) -> List[int]:
