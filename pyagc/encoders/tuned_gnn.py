@@ -17,7 +17,7 @@ from torch_geometric.utils import remove_self_loops, softmax
 from torch_geometric.nn.resolver import activation_resolver, normalization_resolver
 
 from pyagc.ops.adjacency import aggregation_csr, to_sparse_adjacency
-from pyagc.ops.encoder_inputs import permute_rows, to_sparse_features
+from pyagc.ops.encoder_inputs import first_rows, permute_rows, to_sparse_features
 from pyagc.ops.sparse import (CSRPattern, csr_matmul, csr_pattern, csr_tensor, pattern_spmm,
                               transpose_csr)
 from pyagc.utils.cache import TensorCache
@@ -384,10 +384,10 @@ class TunedGNN(Module):
         outputs: List[Tensor] = []
         for layer in range(self.num_layers):
             if trim is not None:
-                x = x[:trim(layer)]
+                x = first_rows(x, trim(layer))
             h = conv(layer, x)
             if self.residuals is not None:
-                res = self.residuals[layer](x if x.size(0) == h.size(0) else x[:h.size(0)])
+                res = self.residuals[layer](first_rows(x, h.size(0)))
                 # A sparse input (CSR bag-of-words features) passes the identity unchanged.
                 h = h + (res.to_dense() if res.layout != torch.strided else res)
             if self.act_first:

@@ -6,7 +6,7 @@ from pyagc.ops.adjacency import (adjacency_csr, aggregation_csr, cached_adjacenc
 from pyagc.ops.degree import degree
 from pyagc.ops.propagate import polynomial_filter, propagate, spmm
 from pyagc.ops.svd import flip_signs, randomized_svd
-from pyagc.ops.encoder_inputs import permute_rows, to_sparse_features
+from pyagc.ops.encoder_inputs import first_rows, permute_rows, to_sparse_features
 from pyagc.ops.negative_sampling import NegativeSampler, sample_negative_edges
 from pyagc.ops.random import DeviceGenerators
 from pyagc.ops.sparse import csr_matmul, transpose_csr
@@ -15,5 +15,6 @@ __all__ = ["adjacency_csr", "aggregation_csr", "csr_to_torch", "normalize_csr", 
            "to_sparse_adjacency", "cached_adjacency_and_degree", "degree",
            "propagate", "spmm",
            "polynomial_filter", "randomized_svd", "flip_signs",
-           "to_sparse_features", "permute_rows", "NegativeSampler", "sample_negative_edges",
+           "to_sparse_features", "permute_rows", "first_rows", "NegativeSampler",
+           "sample_negative_edges",
            "DeviceGenerators", "csr_matmul", "transpose_csr"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["to_sparse_features", "permute_rows"]
+__all__ = ["to_sparse_features", "permute_rows", "first_rows"]
 
 
 def to_sparse_features(x: Tensor, max_density: float = 0.05) -> Tensor:
@@ -35,3 +35,14 @@ def permute_rows(x: Tensor, perm: Tensor) -> Tensor:
                                     output_size=int(new_crow[-1]))
     gather = torch.arange(shift.numel(), device=x.device) + shift
     return torch.sparse_csr_tensor(new_crow, col[gather], val[gather], x.shape)
+
+
+def first_rows(x: Tensor, num_rows: int) -> Tensor:
+    """``x[:num_rows]`` for a dense or a CSR matrix (CSR tensors cannot be sliced)."""
+    if x.layout != torch.sparse_csr:
+        return x[:num_rows]
+    num_rows = min(int(num_rows), x.size(0))
+    crow = x.crow_indices()[:num_rows + 1]
+    end = int(crow[-1])
+    return torch.sparse_csr_tensor(crow, x.col_indices()[:end], x.values()[:end],
+                                   (num_rows, x.size(1)))

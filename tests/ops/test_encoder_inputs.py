@@ -1,6 +1,6 @@
 import torch
 
-from pyagc.ops import permute_rows, to_sparse_features
+from pyagc.ops import first_rows, permute_rows, to_sparse_features
 from pyagc.ops.negative_sampling import edge_keys, sample_negative_edges
 
 
@@ -29,3 +29,12 @@ def test_negative_samples_avoid_edges():
     neg = sample_negative_edges(3, 500, keys, generator=torch.Generator().manual_seed(0))
     pairs = set(map(tuple, neg.t().tolist()))
     assert pairs <= {(0, 2), (2, 0)} and pairs
+
+
+def test_first_rows_slices_dense_and_csr_alike():
+    x = (torch.rand(12, 30, generator=torch.Generator().manual_seed(0)) < 0.1).float()
+    for rows in (0, 1, 7, 12, 20):
+        sliced = first_rows(x.to_sparse_csr(), rows)
+        assert sliced.layout == torch.sparse_csr
+        assert torch.equal(sliced.to_dense(), x[:rows])
+        assert torch.equal(first_rows(x, rows), x[:rows])
