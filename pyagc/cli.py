@@ -143,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--k-range", default="2:20", metavar="LOW:HIGH",
                         help="the k values to try, LOW:HIGH[:STEP] (default: 2:20)")
     search.add_argument("--methods", nargs="+", metavar="MODEL", default=None,
-                        help="the portfolio (default: SSGC SGC S2CAG DGI CCASSG; "
+                        help="the portfolio (default: SSGC S2CAG DGI CCASSG; "
                              "non-parametric ones run first)")
     search.add_argument("--budget", type=float, default=None, metavar="SECONDS",
                         help="start no further method once this many seconds are spent "

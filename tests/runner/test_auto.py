@@ -91,6 +91,21 @@ def test_rule_prefers_the_k_where_methods_agree_and_the_median_partition():
     assert "k = 3" in reason
 
 
+def test_method_is_chosen_by_its_agreement_around_the_chosen_k():
+    agree = {2: (0.3, 0.7, 0.5), 3: (0.80, 0.78, 0.70), 4: (0.3, 0.7, 0.5)}
+    cands = []
+    for k, values in agree.items():
+        for method, value in zip("XYZ", values):
+            cand = _cand(method, k, 0.5, [0, 1] * 3)
+            cand.scores["Agree"] = value
+            cands.append(cand)
+    choice, reason = choose(cands)
+    # X agrees most at k = 3 alone, by a margin within KMeans noise; Y agrees far more at
+    # k = 2 and k = 4, so Y's partitions are the steadier median of the ensemble.
+    assert (choice.method, choice.k) == ("Y", 3)
+    assert "k = 2, 3, 4: 0.727" in reason
+
+
 def test_warm_start_keeps_previous_centres():
     z = torch.randn(50, 3, generator=torch.Generator().manual_seed(0))
     prev = z[:2].clone()
