@@ -301,7 +301,13 @@ def choose(candidates: Sequence[Candidate]) -> Tuple[Candidate, str]:
                    f"{window[best.method]:.3f})")
     else:
         reason += " (one method: agreement is its stability across KMeans seeds)"
-    return best, reason + "."
+    reason += "."
+    if len({c.method for c in candidates}) == 2:
+        reason += (" Caution: with two methods the agreement is one pairwise vote, a fragile "
+                   "guide to k (SSGC and S2CAG alone chose k more than 2 off the true k on 2 "
+                   "of 12 synthetic graphs; with SGC as a third method, on none): add a "
+                   "method, e.g. --methods SSGC SGC S2CAG.")
+    return best, reason
 
 
 # --------------------------------------------------------------------------- driver

@@ -106,6 +106,17 @@ def test_method_is_chosen_by_its_agreement_around_the_chosen_k():
     assert "k = 2, 3, 4: 0.727" in reason
 
 
+def test_two_methods_come_with_a_caution():
+    cands = [_cand(m, k, 0.5, [0, 1] * 3) for m in "XY" for k in (2, 3)]
+    for cand in cands:
+        cand.scores["Agree"] = 0.5
+    assert "Caution: with two methods" in choose(cands)[1]
+    third = [_cand("Z", k, 0.5, [0, 1] * 3) for k in (2, 3)]
+    for cand in third:
+        cand.scores["Agree"] = 0.5
+    assert "Caution" not in choose(cands + third)[1]
+
+
 def test_warm_start_keeps_previous_centres():
     z = torch.randn(50, 3, generator=torch.Generator().manual_seed(0))
     prev = z[:2].clone()
