@@ -1,8 +1,10 @@
 """Benchmark datasets by name, read through PyG's dataset classes (offline when files exist)."""
 from __future__ import annotations
 
+import os
 import os.path as osp
-from typing import Callable, Dict, Tuple
+from contextlib import contextmanager
+from typing import Callable, Dict, Iterator, Tuple
 
 from torch_geometric.data import Data
 from torch_geometric.transforms import NormalizeFeatures
@@ -57,6 +59,28 @@ for _name in ("ogbn-arxiv", "ogbn-products", "ogbn-mag"):
     _register(_name, _name.replace("-", "_"))(_ogb(_name))
 
 
+@contextmanager
+def dataset_lock(folder: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``<folder>/.pyagc.lock`` (POSIX ``flock``) while a dataset is
+    downloaded or processed, so that processes loading the same dataset at once (the ranks of
+    a ``torchrun`` job, parallel benchmark runs) do not write ``processed/`` over each other.
+    Without ``fcntl`` (Windows) or where the lock file cannot be created (a read-only root
+    with ``processed/`` already there) it does not lock."""
+    try:
+        import fcntl
+        os.makedirs(folder, exist_ok=True)
+        handle = open(osp.join(folder, ".pyagc.lock"), "a")
+    except (ImportError, OSError):
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def available_datasets() -> list:
     """Display names of the datasets :func:`get_dataset` knows."""
     return [display for display, _, _ in _REGISTRY.values()]
@@ -89,12 +113,19 @@ def get_dataset(name: str, root: str, return_splits: bool = False,
     if not isinstance(name, str) or name.lower() not in _REGISTRY:
         raise ValueError(f"Unknown dataset {name!r}. Available: {', '.join(available_datasets())}.")
     display, load, folder = _REGISTRY[name.lower()]
+    where = osp.abspath(osp.join(root, folder))
     try:
-        dataset = load(root)
+        with dataset_lock(where):
+            dataset = load(root)
     except ImportError:
         raise
     except Exception as err:  # download failures surface as many different exception types
-        where = osp.abspath(osp.join(root, folder))
+        if osp.isdir(osp.join(where, "processed")):
+            raise OSError(
+                f"Could not load dataset {display} from {where} ({type(err).__name__}: {err}). "
+                f"Its processed/ folder may be damaged (e.g. written by an interrupted run): "
+                f"delete {osp.join(where, 'processed')} and load again; the files in raw/ are "
+                "kept.") from err
         raise FileNotFoundError(
             f"Could not load dataset {display}: its files are not under {where} and downloading "
             f"them failed ({type(err).__name__}: {err}). Put the raw files in {osp.join(where, 'raw')} "

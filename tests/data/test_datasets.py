@@ -1,8 +1,13 @@
+import shutil
+import threading
+
 import pytest
 import torch
 from torch_geometric.utils import is_undirected
 
 from pyagc.data import get_dataset
+from pyagc.data.datasets import dataset_lock
+from tests.conftest import SHARED_DATASETS
 
 
 def test_cora_figures(cora):
@@ -47,3 +52,34 @@ def test_raw_features_are_the_stored_bag_of_words(dataset_root, cora):
     assert torch.equal(edge_index, cora[1]) and torch.equal(y, cora[2])
     with pytest.raises(TypeError, match="normalize_features"):
         get_dataset("Cora", dataset_root, normalize_features="no")
+
+
+@pytest.fixture
+def fresh_cora_root(tmp_path):
+    if not (SHARED_DATASETS / "Cora" / "raw").is_dir():
+        pytest.skip(f"Planetoid raw files not found under {SHARED_DATASETS}")
+    shutil.copytree(SHARED_DATASETS / "Cora" / "raw", tmp_path / "Cora" / "raw")
+    return tmp_path
+
+
+def test_a_second_process_waits_while_the_dataset_is_processed(fresh_cora_root):
+    # Ranks of a torchrun job load the same dataset at once; PyG's processed/ files must not be
+    # written by two of them together. The lock is held here; a loader must wait for it.
+    done = threading.Event()
+    loader = threading.Thread(target=lambda: (get_dataset("Cora", str(fresh_cora_root)),
+                                              done.set()))
+    with dataset_lock(str(fresh_cora_root / "Cora")):
+        loader.start()
+        assert not done.wait(1.0)
+        assert not (fresh_cora_root / "Cora" / "processed").exists()
+    loader.join(60)
+    assert done.is_set() and (fresh_cora_root / "Cora" / "processed").is_dir()
+
+
+def test_damaged_processed_files_say_what_to_delete(fresh_cora_root):
+    get_dataset("Cora", str(fresh_cora_root))
+    processed = fresh_cora_root / "Cora" / "processed"
+    for path in processed.glob("*.pt"):
+        path.write_bytes(b"truncated")
+    with pytest.raises(OSError, match="delete .*processed"):
+        get_dataset("Cora", str(fresh_cora_root))
