@@ -71,6 +71,16 @@ def test_batch_average_approaches_the_full_loss(easy, variant):
     assert abs(large - full) <= abs(small - full) + 0.02
 
 
+def test_defaults_are_match_with_the_measured_collapse_weight_per_variant():
+    model = GCSBM(Encoder(4, 4), 4, 3)
+    assert model.variant == "match" and model.alpha == 1.0 and model.eta == 3.0
+    assert model.collapse == 10.0
+    for variant in ("bernoulli", "poisson", "bernoulli-dc", "poisson-dc"):
+        assert GCSBM(Encoder(4, 4), 4, 3, variant=variant).collapse == 1.0
+    assert GCSBM(Encoder(4, 4), 4, 3, collapse=0.0).collapse == 0.0
+    assert GCSBM(Encoder(4, 4), 4, 3, variant="bernoulli", collapse=2.5).collapse == 2.5
+
+
 def test_invalid_arguments():
     with pytest.raises(ValueError, match="variant"):
         GCSBM(Encoder(4, 4), 4, 3, variant="normal")
