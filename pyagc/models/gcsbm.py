@@ -69,16 +69,18 @@ class GCSBM(GraphObjectiveModel):
     * ``variant='match'`` (the documented default is ``'bernoulli'``): the fitted-:math:`\hat
       \Theta` variants fit the SBM rather than assortative communities (their best
       partitions have a higher likelihood than the true labels at modularity ~55), and the
-      non-corrected ones group nodes by degree: ``'bernoulli'`` reaches 19.8 NMI,
-      ``'bernoulli-dc'`` 35.2, ``'match'`` 45.3 (all with their default ``collapse``).
+      non-corrected ones group nodes by degree: ``'bernoulli'`` reaches 26.3 NMI,
+      ``'bernoulli-dc'`` 35.7, ``'match'`` 45.3 (all with the defaults ``alpha=1`` and
+      ``collapse=None``).
     * ``collapse=None`` picks the weight by variant: 10 for ``'match'`` (NMI over seeds 0-4
       at ``alpha=1``: collapse 1: 35.8, 3: 42.6, 10: 45.3, 20: 45.7; CiteSeer collapse 1:
       16.7, 10: 26.6, 20: 25.4), 1 for the fitted-:math:`\hat\Theta` variants (there a
-      larger weight holds the near-uniform start in place: ``'bernoulli'`` collapse 10: 13.4,
-      ``'bernoulli-dc'`` collapse 5: 20.7 (seeds 0-2), 10: 6.5).
-    * ``alpha=1`` (documented) costs ``'match'`` nothing at collapse 10 (45.3 vs 45.2 at
-      ``alpha=0``); the YAML uses ``alpha=0`` because ``alpha`` rewards tiny blocks of
-      density near 1 in the fitted variants.
+      larger weight holds the near-uniform start in place: ``'bernoulli'`` collapse 10: 13.4;
+      ``'bernoulli-dc'`` at ``alpha=0``, collapse 5: 20.7 (seeds 0-2), 10: 6.5).
+    * ``alpha=1`` (documented) with the collapse term on helps every variant (``alpha`` 0
+      -> 1: ``'match'`` 45.2 -> 45.3, ``'bernoulli-dc'`` 35.2 -> 35.7, ``'poisson-dc'``
+      34.9 -> 36.3, ``'bernoulli'`` 19.8 -> 26.3, ``'poisson'`` 20.0 -> 25.5); without it
+      (``collapse=0``) ``alpha`` rewards tiny blocks of density near 1 (5-20 NMI lost, seed 0).
 
     Args:
         encoder: maps ``(x, edge_index)`` to ``[N, n_features]``.
