@@ -69,9 +69,9 @@ class GCSBM(GraphObjectiveModel):
     * ``variant='match'`` (the documented default is ``'bernoulli'``): the fitted-:math:`\hat
       \Theta` variants fit the SBM rather than assortative communities (their best
       partitions have a higher likelihood than the true labels at modularity ~55), and the
-      non-corrected ones group nodes by degree: ``'bernoulli'`` reaches 26.3 NMI,
-      ``'bernoulli-dc'`` 35.7, ``'match'`` 45.3 (all with the defaults ``alpha=1`` and
-      ``collapse=None``).
+      non-corrected ones group nodes by degree: without the warm start below
+      ``'bernoulli'`` reaches 26.3 NMI, ``'bernoulli-dc'`` 35.7, ``'match'`` 45.3 (all with
+      the defaults ``alpha=1`` and ``collapse=None``).
     * ``collapse=None`` picks the weight by variant: 10 for ``'match'`` (NMI over seeds 0-4
       at ``alpha=1``: collapse 1: 35.8, 3: 42.6, 10: 45.3, 20: 45.7; CiteSeer collapse 1:
       16.7, 10: 26.6, 20: 25.4), 1 for the fitted-:math:`\hat\Theta` variants (there a
@@ -88,8 +88,10 @@ class GCSBM(GraphObjectiveModel):
     assortative partition instead of the near-uniform start where their soft likelihood is
     flat, as SBM inference is commonly started from a spectral or modularity partition; the
     second stage then fits the variant's own likelihood. Cora, seeds 0-4, YAML
-    (``benchmarks/joint_results.md``): ``'bernoulli-dc'`` 35.7 -> 45.9 NMI (seed 0: 41.9 after
-    the warm start alone, 45.5 after the second stage, modularity 66.8 -> 75.1).
+    (``benchmarks/joint_results.md``): ``'bernoulli-dc'`` 35.7 -> 45.9 NMI, ``'poisson-dc'``
+    36.3 -> 46.0, ``'bernoulli'`` 26.3 -> 44.1, ``'poisson'`` 25.5 -> 44.1, ``'match'`` 44.9
+    (seed 0, bernoulli-dc: 41.9 after the warm start alone, 45.5 after the second stage,
+    modularity 66.8 -> 75.1).
 
     Args:
         encoder: maps ``(x, edge_index)`` to ``[N, n_features]``.
