@@ -141,8 +141,11 @@ class _SBMBase(SoftAssignmentHead):
                          edge_weight: Optional[Tensor] = None,
                          neg_edge_index: Optional[Tensor] = None,
                          generator: Optional[torch.Generator] = None,
-                         batch: Optional[SBMBatch] = None) -> Tuple[Tensor, Tensor, Tensor]:
-        """:meth:`terms` of given soft assignments ``s`` ``[n, k]`` (rows summing to 1)."""
+                         batch: Optional[SBMBatch] = None,
+                         as_match: bool = False) -> Tuple[Tensor, Tensor, Tensor]:
+        """:meth:`terms` of given soft assignments ``s`` ``[n, k]`` (rows summing to 1);
+        ``as_match``: scored by the graph-matching likelihood (:class:`SBMMatchClusterHead`)
+        whatever this head's variant."""
         if edge_index.dim() != 2 or edge_index.size(0) != 2:
             raise ValueError(f"edge_index must have shape [2, E], got {list(edge_index.shape)}.")
         num_pos = edge_index.size(1)
@@ -162,9 +165,9 @@ class _SBMBase(SoftAssignmentHead):
             pair_scale, node_scale = batch.pair_scale, batch.node_scale
         theta, n = block_matrix(s, adjacency, None if adjacency is not edge_index else weight,
                                 pair_scale, node_scale)
-        phi = self._phi(s, n, deg, node_scale)
-        rate_theta = self._theta_for_rates(theta)
-        bernoulli = self.variant.startswith("bernoulli") or self.variant == "match"
+        phi = None if as_match else self._phi(s, n, deg, node_scale)
+        rate_theta = None if as_match else self._theta_for_rates(theta)
+        bernoulli = as_match or self.variant.startswith("bernoulli") or self.variant == "match"
         pos_rate = _pair_rates(s, edge_index, rate_theta, phi)
         if bernoulli and phi is not None:
             pos_rate = pos_rate.clamp_max(1.0 - 1e-6)

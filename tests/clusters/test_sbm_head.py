@@ -65,6 +65,19 @@ def test_likelihood_matches_a_hand_computation_on_five_nodes(variant):
     assert float(reg.detach()) == pytest.approx(expected_reg, rel=1e-9)
 
 
+@pytest.mark.parametrize("variant", ["bernoulli", "poisson-dc"])
+def test_as_match_scores_any_variant_by_the_match_likelihood(variant):
+    head, _ = _set_head(SBMClusterHead(2, 2, variant))
+    pos, neg, reg = head.assignment_terms(S, EDGES, num_neg_samples=NEG.size(1),
+                                          neg_edge_index=NEG, as_match=True)
+    expected_nll, expected_reg = _hand("match")
+    assert float(pos + neg) == pytest.approx(expected_nll, rel=1e-9)
+    assert float(reg) == pytest.approx(expected_reg, rel=1e-9)
+    own = sum(head.assignment_terms(S, EDGES, num_neg_samples=NEG.size(1),
+                                    neg_edge_index=NEG)[:2])
+    assert float(own) == pytest.approx(_hand(variant)[0], rel=1e-9)
+
+
 def test_block_matrix_of_one_hot_assignments_is_the_block_density():
     s = torch.tensor([[1.0, 0], [1, 0], [1, 0], [0, 1], [0, 1]], dtype=torch.double)
     theta, n = block_matrix(s, EDGES)

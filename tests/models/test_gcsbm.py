@@ -71,6 +71,32 @@ def test_batch_average_approaches_the_full_loss(easy, variant):
     assert abs(large - full) <= abs(small - full) + 0.02
 
 
+def test_defaults_are_match_with_the_measured_collapse_weight_per_variant():
+    model = GCSBM(Encoder(4, 4), 4, 3)
+    assert model.variant == "match" and model.alpha == 1.0 and model.eta == 3.0
+    assert model.collapse == 10.0
+    for variant in ("bernoulli", "poisson", "bernoulli-dc", "poisson-dc"):
+        assert GCSBM(Encoder(4, 4), 4, 3, variant=variant).collapse == 1.0
+    assert GCSBM(Encoder(4, 4), 4, 3, collapse=0.0).collapse == 0.0
+    assert GCSBM(Encoder(4, 4), 4, 3, variant="bernoulli", collapse=2.5).collapse == 2.5
+
+
+@pytest.mark.parametrize("variant", ["bernoulli-dc", "poisson"])
+def test_warmup_loss_is_the_match_models_loss(easy, variant):
+    set_seed(0)
+    model = GCSBM(Encoder(16, 16), 16, 3, variant=variant, seed=3).eval()
+    match = GCSBM(Encoder(16, 16), 16, 3, variant="match", seed=3).eval()
+    match.load_state_dict(model.state_dict())
+    warm = model.loss(easy.x, easy.edge_index, warmup=True)
+    ref = match.loss(easy.x, easy.edge_index)
+    assert float(warm.total) == pytest.approx(float(ref.total), rel=1e-6)
+    assert float(model.loss(easy.x, easy.edge_index).total) != pytest.approx(float(ref.total))
+    model.prepare(easy)
+    part = model.loss_batch(all_nodes_batch(easy), warmup=True).components
+    assert part["nll_edges"] == pytest.approx(warm.components["nll_edges"], rel=1e-4)
+    assert part["collapse"] == pytest.approx(warm.components["collapse"], rel=1e-4)
+
+
 def test_invalid_arguments():
     with pytest.raises(ValueError, match="variant"):
         GCSBM(Encoder(4, 4), 4, 3, variant="normal")
