@@ -26,9 +26,15 @@ GAE, whole epoch on the 1M-node graph (62 batches of 16,384 roots, fan-out [10, 
 | plain (previous loss) | 129.6 | 2.08 | 2.35 GB | |
 | EdgePairNeighborLoader (8,192 drawn edges per batch) | 67.2 | 1.08 | 1.95 GB | 0.52 |
 
-At two threads on the loaded machine (``--threads 2``) the new epoch took 193.7 s: three
-busy threads on two cores make OpenMP wait, so two-thread figures need a quiet machine
-(the previous loss took 106.7 s there).
+Two threads, quiet machine (load ~1.5), back to back (``--threads 2``):
+
+| GAE batches | s per epoch | CPU s per batch | peak RSS | ratio |
+|---|---|---|---|---|
+| plain (previous loss) | 81.2 | 2.51 | 2.28 GB | |
+| EdgePairNeighborLoader | **40.2** | 1.21 | 1.94 GB | 0.50 |
+
+(At two threads while another job held a core, the new epoch took 193.7 s: three busy
+threads on two cores make OpenMP wait; measure two-thread figures on a quiet machine.)
 """
 from __future__ import annotations
 

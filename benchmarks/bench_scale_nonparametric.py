@@ -48,14 +48,19 @@ MS2CAG after the column-slab operator (``pyagc.ops.normalized_operator``: 15 sla
 from the edges, 10 s instead of 25 s for the single CSR; each product ~1.9x cheaper) and
 the Gram-matrix R factor (``pyagc.ops.gram_r_factor``: the Householder QR of the
 ``[2449029, 100]`` block took 18 of 119 CPU s), same command, with another job holding one
-of the two cores throughout (wall ~ CPU seconds, so the quiet-machine wall time is not
-measured here):
+of the two cores for the "loaded" rows (wall ~ CPU seconds) and on a quiet machine for the
+others:
 
 | method | embed s | KMeans s | end to end s | CPU s | NMI | peak RSS |
 |---|---|---|---|---|---|---|
 | ms2cag, before (quiet machine, table above) | 112.4 | 12.0 | 124.4 | 221.9 | 42.42 | 9.76 GB |
 | ms2cag, slabs only, Householder QR (loaded) | 127.4 | 9.9 | 137.3 | 124.1 | 42.37 | 9.76 GB |
 | ms2cag, slabs + Gram R factor (loaded) | 93.8 | 10.2 | 104.0 | 126.8 | 42.51 | 9.69 GB |
+| **ms2cag, slabs + Gram R factor (quiet, load ~0.5)** | **47.9** | **10.0** | **57.9** | 106.3 | 42.51 | 9.76 GB |
+| **ssgc, slabs (quiet)** | **31.8** | **11.2** | **43.0** | 77.9 | 50.77 | 9.69 GB |
+
+(quiet rows: generation 44 s, so the machine ran faster than for the first table, whose
+generation took 53 s; SSGC before: 88.1 s end to end, 152.7 CPU s.)
 
 CPU seconds under contention are themselves inflated (shared caches, OpenMP waits), so the
 before/after ratio of the propagation is the one from ``benchmarks/bench_propagation.py``

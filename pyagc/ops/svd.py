@@ -35,7 +35,7 @@ def gram_r_factor(a: Tensor, max_condition: float = 1e4,
     which also threads poorly: on the Products-like graph's ``[2449029, 100]`` float32 block,
     Householder QR took 18.0 of MS2CAG's 119 CPU seconds. Squaring the condition number is
     harmless in float64 while :math:`\kappa(A) \le` ``max_condition`` (then ``R`` is
-    accurate to ~\kappa^2 \cdot 10^{-16} relative, below float32 rounding for the
+    accurate to :math:`\sim\kappa^2 \cdot 10^{-16}` relative, below float32 rounding for the
     default 1e4); a worse-conditioned or rank-deficient ``a`` returns ``None`` (use a
     Householder QR then). :math:`\kappa(A)` is read exactly from the Gram eigenvalues.
     """
