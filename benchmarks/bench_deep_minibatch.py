@@ -35,6 +35,22 @@ Two threads, quiet machine (load ~1.5), back to back (``--threads 2``):
 
 (At two threads while another job held a core, the new epoch took 193.7 s: three busy
 threads on two cores make OpenMP wait; measure two-thread figures on a quiet machine.)
+
+Products-like graph (``--products-like``: 2,449,029 nodes, 121,851,230 edges, 100
+features; generation ~44 s excluded), two threads, quiet machine, first 10 of 150 batches
+(``--mode scale --model M --batches 10 --threads 2 --products-like``), benchmark encoders
+(2-layer SAGE 64; DMoN 1-layer), not the published configurations:
+
+| model | s per batch | s per epoch (extrapolated) | CPU s per epoch | peak RSS | published V100 total |
+|---|---|---|---|---|---|
+| GAE | 0.96 | 145 | 258 | 9.69 GB | 1,567 s |
+| DGI | 0.97 | 146 | 269 | 9.76 GB | 3,019 s |
+| DMoN | 0.23 | 35 | 66 | 9.70 GB | 1,373 s |
+
+Peak RSS is the generated graph's (~9.7 GB). Not measured: whole epochs and inference.
+``--batches 0 --evaluate`` with GAE at this size reached 24.3 GB RSS and was killed
+during the mini-batch inference + KMeans of ``predict`` (not the layer-wise inference),
+so the Products-sized inference column is still missing.
 """
 from __future__ import annotations
 
@@ -49,7 +65,7 @@ import torch.nn.functional as F
 from torch_geometric.data import Data
 
 from pyagc.clusters import TorchKMeans
-from pyagc.data import make_csbm
+from pyagc.data import make_csbm, make_products_like
 from pyagc.encoders import TunedGNN, create_tuned_gnn
 from pyagc.metrics import label_metrics
 from pyagc.models import DGI, DMoN, GAE
@@ -139,11 +155,16 @@ def quality(args) -> None:
 
 def scale(args) -> None:
     start = time.perf_counter()
-    data = make_csbm(args.num_nodes, args.clusters, avg_degree=10, homophily=args.homophily,
-                     num_features=64, feature_signal=args.signal, seed=0)
+    if args.products_like:
+        data = make_products_like()
+        args.clusters = int(data.y.max()) + 1
+    else:
+        data = make_csbm(args.num_nodes, args.clusters, avg_degree=10,
+                         homophily=args.homophily, num_features=64,
+                         feature_signal=args.signal, seed=0)
     gen_s = time.perf_counter() - start
     set_seed(0)
-    model, opt, hops = build(args.model, 64, args.clusters, args.hidden)
+    model, opt, hops = build(args.model, data.num_features, args.clusters, args.hidden)
     if isinstance(model, DMoN):
         model.set_graph_statistics(data)
     loader = train_loader(model, data, args.fan_out, hops, args.batch_size, 0,
@@ -199,6 +220,9 @@ def main() -> None:
                         help="scale mode: also infer all nodes in mini-batches and score them")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--products-like", action="store_true",
+                        help="scale mode: make_products_like (2,449,029 nodes, 100 features, "
+                             "47 blocks) instead of the 1M-node CSBM")
     parser.add_argument("--plain-batches", action="store_true",
                         help="plain NeighborLoader batches instead of the model's own "
                              "train_loader (GAE: no drawn edge pairs, the previous loss)")
