@@ -12,6 +12,45 @@ Two modes:
 
     python benchmarks/bench_deep_minibatch.py --mode quality
     /usr/bin/time -v python benchmarks/bench_deep_minibatch.py --mode scale --model gae
+
+Each model trains on the batches of its own ``train_loader`` (as the runner does);
+``--plain-batches`` gives it a plain NeighborLoader instead (for GAE: its previous loss,
+positives = the sampled edges into the seeds, embedded with keep_hops=1).
+
+GAE, whole epoch on the 1M-node graph (62 batches of 16,384 roots, fan-out [10, 10],
+2-layer SAGE 64), one thread, run back to back while another job held the second core
+(``--mode scale --model gae --batches 0 --threads 1 [--plain-batches]``):
+
+| GAE batches | s per epoch | CPU s per batch | peak RSS | ratio |
+|---|---|---|---|---|
+| plain (previous loss) | 129.6 | 2.08 | 2.35 GB | |
+| EdgePairNeighborLoader (8,192 drawn edges per batch) | 67.2 | 1.08 | 1.95 GB | 0.52 |
+
+Two threads, quiet machine (load ~1.5), back to back (``--threads 2``):
+
+| GAE batches | s per epoch | CPU s per batch | peak RSS | ratio |
+|---|---|---|---|---|
+| plain (previous loss) | 81.2 | 2.51 | 2.28 GB | |
+| EdgePairNeighborLoader | **40.2** | 1.21 | 1.94 GB | 0.50 |
+
+(At two threads while another job held a core, the new epoch took 193.7 s: three busy
+threads on two cores make OpenMP wait; measure two-thread figures on a quiet machine.)
+
+Products-like graph (``--products-like``: 2,449,029 nodes, 121,851,230 edges, 100
+features; generation ~44 s excluded), two threads, quiet machine, first 10 of 150 batches
+(``--mode scale --model M --batches 10 --threads 2 --products-like``), benchmark encoders
+(2-layer SAGE 64; DMoN 1-layer), not the published configurations:
+
+| model | s per batch | s per epoch (extrapolated) | CPU s per epoch | peak RSS | published V100 total |
+|---|---|---|---|---|---|
+| GAE | 0.96 | 145 | 258 | 9.69 GB | 1,567 s |
+| DGI | 0.97 | 146 | 269 | 9.76 GB | 3,019 s |
+| DMoN | 0.23 | 35 | 66 | 9.70 GB | 1,373 s |
+
+Peak RSS is the generated graph's (~9.7 GB). Not measured: whole epochs and inference.
+``--batches 0 --evaluate`` with GAE at this size reached 24.3 GB RSS and was killed
+during the mini-batch inference + KMeans of ``predict`` (not the layer-wise inference),
+so the Products-sized inference column is still missing.
 """
 from __future__ import annotations
 
@@ -26,7 +65,7 @@ import torch.nn.functional as F
 from torch_geometric.data import Data
 
 from pyagc.clusters import TorchKMeans
-from pyagc.data import make_csbm
+from pyagc.data import make_csbm, make_products_like
 from pyagc.encoders import TunedGNN, create_tuned_gnn
 from pyagc.metrics import label_metrics
 from pyagc.models import DGI, DMoN, GAE
@@ -61,6 +100,17 @@ def predict(model, data: Data, n_clusters: int, loader=None, seed: int = 0) -> t
         F.normalize(out, dim=1))
 
 
+def train_loader(model, data: Data, fan_out: int, hops: int, batch_size: int, seed: int,
+                 plain: bool):
+    """The model's own mini-batch loader (``train_loader``, as the runner uses it), or with
+    ``plain`` a plain NeighborLoader (GAE's previous batches: no drawn edge pairs)."""
+    if plain:
+        return NeighborLoader(data, num_neighbors=[fan_out] * hops, batch_size=batch_size,
+                              shuffle=True, seed=seed)
+    return model.train_loader(data, mini_batch=True, batch_size=batch_size, fan_out=fan_out,
+                              seed=seed)
+
+
 def quality(args) -> None:
     data = make_csbm(args.num_nodes, args.clusters, avg_degree=10, homophily=args.homophily,
                      num_features=64, feature_signal=args.signal, seed=0)
@@ -83,8 +133,8 @@ def quality(args) -> None:
                 else:
                     if isinstance(model, DMoN):
                         model.set_graph_statistics(data)
-                    loader = NeighborLoader(data, num_neighbors=[args.fan_out] * hops,
-                                            batch_size=args.batch_size, shuffle=True, seed=seed)
+                    loader = train_loader(model, data, args.fan_out, hops, args.batch_size,
+                                          seed, args.plain_batches)
                     for epoch in range(args.mini_epochs):
                         model.train_batch(loader, opt, epoch, verbose=False)
                     infer = NeighborLoader(data, num_neighbors=[args.fan_out] * hops,
@@ -105,15 +155,20 @@ def quality(args) -> None:
 
 def scale(args) -> None:
     start = time.perf_counter()
-    data = make_csbm(args.num_nodes, args.clusters, avg_degree=10, homophily=args.homophily,
-                     num_features=64, feature_signal=args.signal, seed=0)
+    if args.products_like:
+        data = make_products_like()
+        args.clusters = int(data.y.max()) + 1
+    else:
+        data = make_csbm(args.num_nodes, args.clusters, avg_degree=10,
+                         homophily=args.homophily, num_features=64,
+                         feature_signal=args.signal, seed=0)
     gen_s = time.perf_counter() - start
     set_seed(0)
-    model, opt, hops = build(args.model, 64, args.clusters, args.hidden)
+    model, opt, hops = build(args.model, data.num_features, args.clusters, args.hidden)
     if isinstance(model, DMoN):
         model.set_graph_statistics(data)
-    loader = NeighborLoader(data, num_neighbors=[args.fan_out] * hops,
-                            batch_size=args.batch_size, shuffle=True, seed=0)
+    loader = train_loader(model, data, args.fan_out, hops, args.batch_size, 0,
+                          args.plain_batches)
     n_batches = len(loader)
     done = n_batches if args.batches <= 0 else min(args.batches, n_batches)
     if args.no_trim:
@@ -140,7 +195,8 @@ def scale(args) -> None:
     print(f"  {done}/{n_batches} batches in {elapsed:.1f} s ({per_batch:.2f} s/batch) "
           f"-> {per_batch * n_batches:.0f} s per epoch (extrapolated); CPU "
           f"{cpu / done:.2f} s/batch -> {cpu / done * n_batches:.0f} CPU s per epoch; per-hop "
-          f"trimming {'off' if args.no_trim else 'on (where the model uses it)'}; mean loss "
+          f"trimming {'off' if args.no_trim else 'on (where the model uses it)'}; "
+          f"{'plain' if args.plain_batches else type(loader).__name__} batches; mean loss "
           f"{loss:.4f}; peak RSS {peak_gb:.2f} GB")
 
 
@@ -164,6 +220,12 @@ def main() -> None:
                         help="scale mode: also infer all nodes in mini-batches and score them")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--products-like", action="store_true",
+                        help="scale mode: make_products_like (2,449,029 nodes, 100 features, "
+                             "47 blocks) instead of the 1M-node CSBM")
+    parser.add_argument("--plain-batches", action="store_true",
+                        help="plain NeighborLoader batches instead of the model's own "
+                             "train_loader (GAE: no drawn edge pairs, the previous loss)")
     parser.add_argument("--no-trim", action="store_true",
                         help="scale mode: run the encoder on the whole sampled subgraph")
     args = parser.parse_args()

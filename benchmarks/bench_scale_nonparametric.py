@@ -42,7 +42,35 @@ threads, quiet machine, ``/usr/bin/time -v python benchmarks/bench_scale_nonpara
 | ms2cag | 112.4 | 12.0 | 124.4 | 221.9 | 42.42 | 9.76 GB | <= 83 |
 | sagsc (p=15) | 837 * | 23 * | 860 * | 350 | 2.59 | 9.78 GB | <= 318 |
 
-(*) one thread at load ~4. SAGSC's 2.59 comes from the graph, not the code: 15 steps of
+(*) one thread at load ~4.
+
+MS2CAG after the column-slab operator (``pyagc.ops.normalized_operator``: 15 slabs built
+from the edges, 10 s instead of 25 s for the single CSR; each product ~1.9x cheaper) and
+the Gram-matrix R factor (``pyagc.ops.gram_r_factor``: the Householder QR of the
+``[2449029, 100]`` block took 18 of 119 CPU s), same command, with another job holding one
+of the two cores for the "loaded" rows (wall ~ CPU seconds) and on a quiet machine for the
+others:
+
+| method | embed s | KMeans s | end to end s | CPU s | NMI | peak RSS |
+|---|---|---|---|---|---|---|
+| ms2cag, before (quiet machine, table above) | 112.4 | 12.0 | 124.4 | 221.9 | 42.42 | 9.76 GB |
+| ms2cag, slabs only, Householder QR (loaded) | 127.4 | 9.9 | 137.3 | 124.1 | 42.37 | 9.76 GB |
+| ms2cag, slabs + Gram R factor (loaded) | 93.8 | 10.2 | 104.0 | 126.8 | 42.51 | 9.69 GB |
+| **ms2cag, slabs + Gram R factor (quiet, load ~0.5)** | **47.9** | **10.0** | **57.9** | 106.3 | 42.51 | 9.76 GB |
+| **ssgc, slabs (quiet)** | **31.8** | **11.2** | **43.0** | 77.9 | 50.77 | 9.69 GB |
+
+(quiet rows: generation 44 s, so the machine ran faster than for the first table, whose
+generation took 53 s; SSGC before: 88.1 s end to end, 152.7 CPU s.)
+
+CPU seconds under contention are themselves inflated (shared caches, OpenMP waits), so the
+before/after ratio of the propagation is the one from ``benchmarks/bench_propagation.py``
+(same process, back to back: 0.56 of the time). Embed profile with the slabs and still the
+Householder QR (cProfile, ``--threads 2`` with one effective core, 119 s): 16
+propagations 80.7 s, Householder QR 18.0 s, operator build 9.9 s, feature check, sign flip
+and sums ~8 s; the Gram route replaces the 18.0 s QR (at 500,000 nodes: Gram 0.30 against
+QR 1.11 CPU s).
+
+SAGSC's 2.59 comes from the graph, not the code: 15 steps of
 random-walk smoothing at homophily 0.22 wash the block signal out (at 50,000 nodes: p=2 63.7,
 p=5 66.6, p=15 8.9 NMI), where Products itself, with an edge homophily near 0.8, gives SAGSC
 51.78 at p=15. A calibration that keeps Products' homophily and weakens the signal another

@@ -53,6 +53,9 @@ class ARGA(GAE):
             (keyword-only).
     """
 
+    # Its mini-batch loss reads the seed-anchored edges of plain neighbour batches.
+    edges_per_root = None
+
     family = "deep-decoupled"
     # The discriminator is trained on whole-graph codes only.
     supports_mini_batch = False

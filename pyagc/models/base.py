@@ -349,6 +349,10 @@ class TrainableModel(BaseModel):
     """
 
     family: ClassVar[str] = "deep-decoupled"
+    #: Uniformly drawn edges per root node added to each mini-batch by the default
+    #: :meth:`train_loader` (their endpoints join the seeds; ``batch.pos_pairs``), for
+    #: losses that read node pairs; ``None``: plain neighbour batches.
+    edges_per_root: ClassVar[Optional[float]] = None
     logger = None
     #: The named :class:`LossOutput` components of the last epoch run by :meth:`train_full`
     #: or a mini-batch loop (means over the batches); the runner records them per epoch.
@@ -385,14 +389,18 @@ class TrainableModel(BaseModel):
         or with ``mini_batch`` a :class:`pyagc.sampling.NeighborLoader` over all nodes
         (:attr:`num_hops` hops, ``fan_out`` neighbours per hop, ``batch_size`` seeds,
         shuffled, seeded); in a distributed run (``shard=(rank, world_size)``) over this
-        rank's share of each epoch's seeds. Override for models with their own batches
-        (random walks, pairs); such models then do not train distributed
+        rank's share of each epoch's seeds. With :attr:`edges_per_root` set, each batch
+        also holds ``edges_per_root * batch_size`` uniformly drawn edges whose endpoints join
+        the seeds (:class:`pyagc.sampling.EdgePairNeighborLoader`). Override for models with
+        their own batches (random walks, pairs); such models then do not train distributed
         (:meth:`distributed_refusal`)."""
         if not mini_batch:
             return data.to(self.device)
         from pyagc.sampling import neighbor_loader
+        edges = (None if self.edges_per_root is None
+                 else max(1, round(self.edges_per_root * batch_size)))
         return neighbor_loader(data, self.num_hops, fan_out, batch_size, shuffle=True,
-                               seed=seed, shard=shard)
+                               seed=seed, shard=shard, edges_per_batch=edges)
 
     @classmethod
     def distributed_refusal(cls) -> Optional[str]:

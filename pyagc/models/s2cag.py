@@ -7,7 +7,8 @@ import torch
 from torch import Tensor
 
 from pyagc.models.base import BaseModel
-from pyagc.ops import flip_signs, normalized_adjacency, polynomial_filter, randomized_svd
+from pyagc.ops import (flip_signs, gram_r_factor, normalized_operator, polynomial_filter,
+                       randomized_svd)
 from pyagc.utils.validation import check_features, check_scalar
 
 
@@ -25,8 +26,8 @@ def normalized_smoothed_representation(x: Tensor, edge_index: Tensor, T: int, al
     x = check_features(x)
     norms = torch.linalg.vector_norm(x, dim=1)
     x_hat = x / torch.where(norms > 0, norms, torch.ones_like(norms)).unsqueeze(1)
-    adj = normalized_adjacency(edge_index, x.size(0), edge_weight, True, r=0.5,
-                               dtype=x.dtype).to(x.device)
+    adj = normalized_operator(edge_index, x.size(0), x.size(1), T, edge_weight, True, r=0.5,
+                              dtype=x.dtype, device=x.device)
     weights = [float(alpha) ** t for t in range(T + 1)]
     total = sum(weights)
     return polynomial_filter(adj, x_hat, [w / total for w in weights])
@@ -153,7 +154,10 @@ class MS2CAG(_SNEMRounded):
     :math:`\mathbf{w} = \mathbf{Z}'\mathbf{s}` (:math:`\mathbf{s} = \mathbf{Z}'^\top\mathbf{1}`),
     :math:`\mathbf{B} = \mathbf{Z}'(\mathbf{I} - \gamma\mathbf{s}\mathbf{s}^\top/
     \mathbf{s}^\top\mathbf{s})\mathbf{Z}'^\top`, and after one thin QR of :math:`\mathbf{Z}'`
-    the iteration runs on an ``F x F`` matrix (identical subspaces). Cost
+    the iteration runs on an ``F x F`` matrix (identical subspaces). For ``N >= 8 F`` the QR's
+    ``R`` comes from the float64 Gram matrix (:func:`~pyagc.ops.gram_r_factor`, half the
+    work of a Householder QR) and ``Q`` is applied as :math:`\mathbf{Z}'\mathbf{R}^{-1}`;
+    the Householder QR remains for ill-conditioned inputs. Cost
     :math:`O(T E F + N F^2 + \tau F^2 k)`. The row re-weighting assumes non-negative features
     (bag-of-words, TF-IDF); with signed features rows of negative sum are zeroed.
     :meth:`embed` returns the eigenvectors ``[N, k]``; :meth:`forward` rounds them with
@@ -201,17 +205,28 @@ class MS2CAG(_SNEMRounded):
         # B Q = Z (Z^T Q) - coef (Z s)((Z s)^T Q), O(N d k) per round, no N x N matrix.
         gen = torch.Generator(device=z.device).manual_seed(self.seed)
         start = torch.randn(n, self.n_clusters, generator=gen, device=z.device, dtype=z.dtype)
+        r_inverse = basis = None
         if z.size(1) < n:
-            basis, r_factor = torch.linalg.qr(z, mode="reduced")
-            rs = r_factor @ col_sum
+            # R from the float64 Gram matrix (half a Householder QR's work, which dominated
+            # after the propagation at scale); Q_z = Z R^{-1} is applied, never formed. An
+            # ill-conditioned or rank-deficient Z, or one not tall enough for the F^3 of the
+            # Gram eigenvalues to be small (Cora: N < 2 F), takes the Householder QR.
+            r_factor = gram_r_factor(z) if n >= 8 * z.size(1) else None
+            if r_factor is None:
+                basis, r_factor = torch.linalg.qr(z, mode="reduced")
+                q = basis.T @ start
+            else:
+                def r_inverse(block: Tensor) -> Tensor:          # R^{-1} block, float64
+                    return torch.linalg.solve_triangular(r_factor, block.double(), upper=True)
+                q = torch.linalg.solve_triangular(r_factor.T, (z.T @ start).double(),
+                                                  upper=False).to(z.dtype)   # Q_z^T start
+            rs = r_factor @ col_sum.to(r_factor.dtype)
             small_b = r_factor @ r_factor.T - coef * torch.outer(rs, rs)
-            small_b = (small_b + small_b.T) / 2
-            q = basis.T @ start
+            small_b = ((small_b + small_b.T) / 2).to(z.dtype)
 
             def apply(block: Tensor) -> Tensor:
                 return small_b @ block
         else:
-            basis = None
             zs = z @ col_sum
             q = start
 
@@ -228,6 +243,10 @@ class MS2CAG(_SNEMRounded):
         q = q @ evecs[:, torch.argsort(evals, descending=True)]
         if basis is not None:
             q = basis @ q
+        elif r_inverse is not None:
+            coeffs = r_inverse(q)                                # Q_z q = Z (R^{-1} q)
+            q = torch.cat([(block.double() @ coeffs).to(z.dtype)
+                           for block in z.split(65536)])
         return flip_signs(q)[0]
 
     def __repr__(self) -> str:

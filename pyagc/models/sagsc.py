@@ -7,7 +7,7 @@ import torch
 from torch import Tensor
 
 from pyagc.models.base import BaseModel
-from pyagc.ops import flip_signs, normalized_adjacency, propagate, randomized_svd
+from pyagc.ops import flip_signs, normalized_operator, propagate, randomized_svd
 from pyagc.utils.validation import check_features, check_scalar
 
 
@@ -114,8 +114,8 @@ class SAGSC(BaseModel):
             raise ValueError(f"k={self.k} exceeds min(num_nodes, num_features) = {min(n, f)}; "
                              "the subspace rank cannot exceed the feature matrix's rank.")
         r = 0.0 if self.normalization == "rw" else 0.5
-        adj = normalized_adjacency(edge_index, n, edge_weight, True, r=r,
-                                   dtype=x.dtype).to(x.device)
+        adj = normalized_operator(edge_index, n, f, self.p, edge_weight, True, r=r,
+                                  dtype=x.dtype, device=x.device)
         h = propagate(adj, x, self.p)
         h = h - h.mean(dim=0, keepdim=True)
         u = randomized_svd(h, self.k, n_oversamples=10, n_iter=4, seed=self.seed)[0]

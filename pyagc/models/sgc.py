@@ -7,7 +7,7 @@ import torch
 from torch import Tensor
 
 from pyagc.models.base import BaseModel
-from pyagc.ops import normalized_adjacency, propagate
+from pyagc.ops import normalized_operator, propagate
 from pyagc.utils.validation import check_features, check_scalar
 
 _FLOWS = ("source_to_target", "target_to_source")
@@ -17,7 +17,8 @@ class FixedGraphFilter(BaseModel):
     """Shared plumbing of the fixed (parameter-free) graph filters SGC and SSGC.
 
     Checks the inputs, builds the symmetric normalised adjacency once per call with
-    :func:`pyagc.ops.normalized_adjacency`, and caches the output when ``cached=True``.
+    :func:`pyagc.ops.normalized_operator` (one CSR, or column slabs for large CPU inputs),
+    and caches the output when ``cached=True``.
     Subclasses implement :meth:`apply_filter`.
     """
 
@@ -56,8 +57,8 @@ class FixedGraphFilter(BaseModel):
         x = check_features(x)
         if self.flow == "target_to_source":
             edge_index = edge_index.flip(0)
-        adj = normalized_adjacency(edge_index, x.size(0), edge_weight, self.add_self_loops,
-                                   r=0.5, dtype=x.dtype).to(x.device)
+        adj = normalized_operator(edge_index, x.size(0), x.size(1), self.K, edge_weight,
+                                  self.add_self_loops, r=0.5, dtype=x.dtype, device=x.device)
         out = self.apply_filter(adj, x)
         if self.cached:
             self._cached_x = out

@@ -1,6 +1,7 @@
 """Normalised adjacency matrices as ``torch.sparse_csr`` tensors (built once, reused per hop)."""
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Optional, Tuple, Union
 
@@ -10,6 +11,7 @@ import torch
 from torch import Tensor
 
 from pyagc.ops.degree import degree
+from pyagc.ops.propagate import ColumnSlabs, slab_count
 from pyagc.ops.sparse import csr_tensor
 from pyagc.utils.cache import TensorCache
 from pyagc.utils.validation import check_edge_index
@@ -133,6 +135,99 @@ def normalized_adjacency(edge_index: Tensor, num_nodes: Optional[int] = None,
     if return_degree:
         return adj, torch.from_numpy(deg)
     return adj
+
+
+def _column_slab_parts(src: np.ndarray, dst: np.ndarray, w: Optional[np.ndarray],
+                       loops: np.ndarray, left: np.ndarray, right: np.ndarray, n: int,
+                       bounds: list, dtype: torch.dtype) -> list:
+    r"""CSR blocks ``[n, b1 - b0]`` of :math:`\mathrm{diag}(left)\,\hat{A}\,\mathrm{diag}(right)`,
+    one per column range of ``bounds``, from the edges ``src -> dst`` (weights ``w``, ``None``
+    = 1) plus unit self-loops on ``loops``. Edges are grouped by slab with a stable radix
+    sort on the 16-bit slab id (none when ``src`` is already sorted); each slab goes through
+    SciPy's linear COO -> CSR conversion (duplicates summed) and keeps its 32-bit indices."""
+    num_slabs = len(bounds) - 1
+    width = bounds[1] - bounds[0]
+    if src.size and bool(np.all(src[1:] >= src[:-1])):
+        order = None
+        starts = np.searchsorted(src, np.asarray(bounds), side="left")
+    else:
+        slab_id = (src // width).astype(np.int16)
+        order = np.argsort(slab_id, kind="stable")
+        starts = np.searchsorted(slab_id[order], np.arange(num_slabs + 1), side="left")
+        del slab_id
+    loop_starts = np.searchsorted(loops, np.asarray(bounds), side="left")
+    index_dtype = np.int32 if max(n, src.size + loops.size) < 2 ** 31 else np.int64
+    value_dtype = np.float32 if dtype == torch.float32 else np.float64
+    parts = []
+    for s in range(num_slabs):
+        lo, hi = int(starts[s]), int(starts[s + 1])
+        take = slice(lo, hi) if order is None else order[lo:hi]
+        s_src, s_dst = src[take], dst[take]
+        s_loops = loops[loop_starts[s]:loop_starts[s + 1]]
+        size, total = hi - lo, hi - lo + s_loops.size
+        rows = np.empty(total, dtype=index_dtype)
+        cols = np.empty(total, dtype=index_dtype)
+        rows[:size], rows[size:] = s_dst, s_loops
+        np.subtract(s_src, bounds[s], out=cols[:size], casting="unsafe")
+        np.subtract(s_loops, bounds[s], out=cols[size:], casting="unsafe")
+        scaled = left[s_dst] if w is None else w[take] * left[s_dst]
+        scaled *= right[s_src]                   # normalize_csr's order: (w * left) * right
+        values = np.empty(total, dtype=value_dtype)
+        values[:size] = scaled
+        values[size:] = left[s_loops] * right[s_loops]
+        del scaled, s_src, s_dst
+        block = sp.csr_matrix((values, (rows, cols)), shape=(n, bounds[s + 1] - bounds[s]))
+        del rows, cols, values
+        parts.append(csr_tensor(torch.from_numpy(block.indptr), torch.from_numpy(block.indices),
+                                torch.from_numpy(block.data).to(dtype), block.shape))
+    return parts
+
+
+def normalized_operator(edge_index: Tensor, num_nodes: int, num_features: int, hops: int,
+                        edge_weight: Optional[Tensor] = None, add_self_loops: bool = True,
+                        r: float = 0.5, dtype: torch.dtype = torch.float32,
+                        device: Union[str, torch.device, None] = None
+                        ) -> Union[Tensor, ColumnSlabs]:
+    r"""The operator of :func:`normalized_adjacency`, in the form :func:`~pyagc.ops.spmm`
+    multiplies fastest with ``hops`` products by an ``[num_nodes, num_features]`` operand.
+
+    On CPU, when the operand exceeds twice :data:`~pyagc.ops.propagate.SLAB_BYTES` and
+    ``hops >= 2`` (:func:`~pyagc.ops.propagate.slab_count`), it is built directly as :class:`~pyagc.ops.ColumnSlabs` (column slabs of
+    about ``SLAB_BYTES`` of operand rows each, see :mod:`pyagc.ops.propagate`): the same
+    matrix, its entries scaled in float64 edge by edge and duplicates summed afterwards, so
+    values equal :func:`normalized_adjacency`'s up to float rounding (exactly without
+    repeated edges), built in :math:`O(E + N \cdot \mathrm{slabs})` with 32-bit indices,
+    several times faster than the single CSR on tens of millions of edges. Otherwise (GPU,
+    small graphs, one hop) it is :func:`normalized_adjacency` ``(...).to(device)``, unchanged.
+    """
+    device = torch.device("cpu") if device is None else torch.device(device)
+    num_nodes = int(num_nodes)
+    num_slabs = slab_count(num_nodes, num_features, dtype, hops, device)
+    if num_slabs == 0:
+        return normalized_adjacency(edge_index, num_nodes, edge_weight, add_self_loops, r=r,
+                                    dtype=dtype).to(device)
+    if not isinstance(r, (int, float)) or isinstance(r, bool) or not np.isfinite(r):
+        raise ValueError(f"r must be a finite number (0.5 for symmetric normalisation), got {r!r}.")
+    edge_index = check_edge_index(edge_index, num_nodes)
+    src = edge_index[0].cpu().numpy()
+    dst = edge_index[1].cpu().numpy()
+    w = None if edge_weight is None else _edge_weight_array(edge_weight, src.shape[0])
+    loops = np.zeros(0, dtype=np.int64)
+    if add_self_loops:
+        has_loop = np.zeros(num_nodes, dtype=bool)
+        has_loop[src[src == dst]] = True
+        loops = np.flatnonzero(~has_loop)
+    deg = np.bincount(dst, weights=w, minlength=num_nodes).astype(np.float64)
+    deg[loops] += 1.0
+    positive = deg > 0
+    left = np.zeros_like(deg)
+    right = np.zeros_like(deg)
+    left[positive] = deg[positive] ** (r - 1.0)
+    right[positive] = deg[positive] ** (-r)
+    width = math.ceil(num_nodes / num_slabs)
+    bounds = [min(s * width, num_nodes) for s in range(math.ceil(num_nodes / width) + 1)]
+    parts = _column_slab_parts(src, dst, w, loops, left, right, num_nodes, bounds, dtype)
+    return ColumnSlabs(parts, bounds, (num_nodes, num_nodes))
 
 
 def to_sparse_adjacency(edge_index: Tensor, num_nodes: int,

@@ -2,7 +2,8 @@
 
 * :class:`NeighborLoader` — PyG-compatible neighbour loader (PyG's sampler when pyg-lib or
   torch-sparse is installed, :class:`VectorizedNeighborSampler` otherwise);
-  :class:`InverseSamplingWeights` re-weights its sampled edges for GCN normalisation.
+  :class:`InverseSamplingWeights` re-weights its sampled edges for GCN normalisation;
+  :class:`EdgePairNeighborLoader` adds uniformly drawn edges' endpoints to each batch's seeds.
 * :func:`random_walk` / :func:`walk_windows` — uniform and node2vec-biased random walks and
   the (start, context) windows built from them.
 * :func:`walk_positive_pairs` / :class:`MAGIRandomWalkSampler` / :class:`MAGINeighborLoader` —
@@ -11,7 +12,8 @@
 """
 from pyagc.sampling.csr import CompressedGraph
 from pyagc.sampling.neighbor_sampler import VectorizedNeighborSampler
-from pyagc.sampling.neighbor_loader import (InverseSamplingWeights, NeighborLoader,
+from pyagc.sampling.neighbor_loader import (EdgePairNeighborLoader, InverseSamplingWeights,
+                                            NeighborLoader,
                                             fan_out_per_hop, neighbor_loader,
                                             pyg_sampler_available)
 from pyagc.sampling.random_walk import (check_walk_settings, random_walk, walk_graph,
@@ -24,6 +26,7 @@ __all__ = [
     "CompressedGraph",
     "VectorizedNeighborSampler",
     "NeighborLoader",
+    "EdgePairNeighborLoader",
     "InverseSamplingWeights",
     "fan_out_per_hop",
     "neighbor_loader",

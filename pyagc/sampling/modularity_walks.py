@@ -35,10 +35,9 @@ from typing import Optional, Tuple, Union
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
-from torch_geometric.sampler import NodeSamplerInput
 
 from pyagc.sampling.csr import CompressedGraph
-from pyagc.sampling.neighbor_loader import NeighborLoader
+from pyagc.sampling.neighbor_loader import PairSeedLoader
 from pyagc.sampling.neighbor_sampler import _default_seed
 from pyagc.sampling.random_walk import random_walk, walk_graph
 from pyagc.utils.validation import check_scalar
@@ -277,7 +276,7 @@ class MAGIRandomWalkSampler:
         return expanded, self.stage2_compute_positive_pairs(expanded)
 
 
-class MAGINeighborLoader(NeighborLoader):
+class MAGINeighborLoader(PairSeedLoader):
     r"""Mini-batches for MAGI: each batch of ``batch_size`` root nodes is expanded by
     :class:`MAGIRandomWalkSampler` (two-stage random walk), and the expanded nodes are the
     seeds of a neighbour-sampled subgraph (:class:`~pyagc.sampling.NeighborLoader`).
@@ -314,35 +313,16 @@ class MAGINeighborLoader(NeighborLoader):
     def __init__(self, data: Data, num_neighbors, num_walks: int = 20, walk_length: int = 4,
                  batch_size: int = 128, generator: Optional[torch.Generator] = None,
                  seed: Optional[int] = None, **kwargs) -> None:
-        if kwargs.get("num_workers", 0):
-            raise ValueError("MAGINeighborLoader samples its walks in the main process: "
-                             "leave num_workers at 0.")
-        if generator is None:
-            generator = torch.Generator()
-            generator.manual_seed(_default_seed() if seed is None else int(seed))
-        elif seed is not None:
-            raise ValueError("Give either seed or generator, not both.")
-        walk_seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
         super().__init__(data, num_neighbors=num_neighbors, batch_size=batch_size,
-                         generator=generator, **kwargs)
-        edge_index = data.edge_index
-        self.walk_sampler = MAGIRandomWalkSampler(edge_index, data.num_nodes, num_walks,
-                                                  walk_length, seed=walk_seed)
+                         generator=generator, seed=seed, **kwargs)
+        self.walk_sampler = MAGIRandomWalkSampler(data.edge_index, data.num_nodes, num_walks,
+                                                  walk_length, seed=self.stream_seed)
 
-    def collate_fn(self, index):
-        roots = self.input_data[index].node
-        expanded, pos_pairs = self.walk_sampler.sample(roots)
-        seeds = NodeSamplerInput(input_id=expanded, node=expanded)
-        out = self.node_sampler.sample_from_nodes(seeds)
-        out.metadata = (*out.metadata, pos_pairs, int(roots.numel()))
-        if self.filter_per_worker:
-            out = self.filter_fn(out)
-        return out
+    def expand(self, roots: Tensor) -> Tuple[Tensor, Tensor]:
+        return self.walk_sampler.sample(roots)
 
     def filter_fn(self, out):
-        pos_pairs, num_roots = out.metadata[-2:]
         data = super().filter_fn(out)
-        data.pos_pairs = pos_pairs
         data.expanded_batch_size = int(data.batch_size)
-        data.num_roots = num_roots
+        return data
         return data

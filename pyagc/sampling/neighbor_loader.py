@@ -7,7 +7,7 @@ import torch
 import torch_geometric.typing
 from torch_geometric.data import Data
 from torch_geometric.loader import NodeLoader
-from torch_geometric.sampler import BaseSampler, NeighborSampler
+from torch_geometric.sampler import BaseSampler, NeighborSampler, NodeSamplerInput
 
 from pyagc.sampling.neighbor_sampler import VectorizedNeighborSampler, _default_seed
 from pyagc.utils.distributed import EpochShardSampler
@@ -208,10 +208,94 @@ class InverseSamplingWeights:
         return batch
 
 
+class PairSeedLoader(NeighborLoader):
+    """A :class:`NeighborLoader` whose batches grow from their roots: :meth:`expand` turns
+    the roots into the seeds (roots first or not, as the subclass says) and ``[2, P]``
+    positive pairs of seed rows; each batch is the neighbour batch of the seeds with
+    ``pos_pairs`` and ``num_roots``. The subclass's own draws take the stream seeded by
+    :attr:`stream_seed`, derived from ``generator`` / ``seed`` before the loader's."""
+
+    def __init__(self, data: Data, num_neighbors: List[int],
+                 generator: Optional[torch.Generator] = None, seed: Optional[int] = None,
+                 **kwargs) -> None:
+        if kwargs.get("num_workers", 0):
+            raise ValueError(f"{type(self).__name__} draws its seeds in the main process: "
+                             "leave num_workers at 0.")
+        if generator is None:
+            generator = torch.Generator()
+            generator.manual_seed(_default_seed() if seed is None else int(seed))
+        elif seed is not None:
+            raise ValueError("Give either seed or generator, not both.")
+        self.stream_seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
+        super().__init__(data, num_neighbors=num_neighbors, generator=generator, **kwargs)
+
+    def expand(self, roots: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``(seeds, pos_pairs)`` of a batch of root node ids."""
+        raise NotImplementedError
+
+    def collate_fn(self, index):
+        roots = self.input_data[index].node
+        seeds, pos_pairs = self.expand(roots)
+        out = self.node_sampler.sample_from_nodes(NodeSamplerInput(input_id=seeds, node=seeds))
+        out.metadata = (*out.metadata, pos_pairs, int(roots.numel()))
+        if self.filter_per_worker:
+            out = self.filter_fn(out)
+        return out
+
+    def filter_fn(self, out):
+        pos_pairs, num_roots = out.metadata[-2:]
+        data = super().filter_fn(out)
+        data.pos_pairs = pos_pairs
+        data.num_roots = num_roots
+        return data
+
+
+class EdgePairNeighborLoader(PairSeedLoader):
+    r"""Node batches joined by uniformly drawn edges, for edge-reconstruction losses (GAE).
+
+    Each batch takes ``batch_size`` root nodes as :class:`NeighborLoader` does (an epoch runs
+    over all nodes) and ``edges_per_batch`` edges drawn uniformly with replacement from all of
+    ``data.edge_index``; the roots and the edges' endpoints are the seeds of one
+    neighbour-sampled subgraph (the idea of PyG's ``LinkNeighborLoader``), so every pair a
+    loss reads is a pair of seeds, embedded with its whole sampled neighbourhood, and the
+    encoder can trim to the seeds. Each batch is the :class:`NeighborLoader` batch of those
+    seeds (``batch.batch_size`` of them, the roots first) with
+
+    * ``pos_pairs`` -- ``[2, edges_per_batch]`` rows of the drawn edges' (source, target);
+    * ``num_roots`` -- the number of roots (rows ``0 .. num_roots - 1``): uniformly drawn
+      nodes, e.g. for negative pairs.
+
+    The edge draws have a stream of their own, derived from ``generator`` / ``seed``.
+    """
+
+    def __init__(self, data: Data, num_neighbors: List[int], edges_per_batch: int,
+                 generator: Optional[torch.Generator] = None, seed: Optional[int] = None,
+                 **kwargs) -> None:
+        if isinstance(edges_per_batch, bool) or not isinstance(edges_per_batch, int) \
+                or edges_per_batch < 1:
+            raise ValueError(f"edges_per_batch must be a positive int, got {edges_per_batch!r}.")
+        if data.edge_index is None or data.edge_index.size(1) == 0:
+            raise ValueError("EdgePairNeighborLoader needs a graph with at least one edge.")
+        super().__init__(data, num_neighbors, generator=generator, seed=seed, **kwargs)
+        self.pair_edge_index = data.edge_index
+        self.edges_per_batch = edges_per_batch
+        self.edge_generator = torch.Generator().manual_seed(self.stream_seed)
+
+    def expand(self, roots: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        drawn = torch.randint(0, self.pair_edge_index.size(1), (self.edges_per_batch,),
+                              generator=self.edge_generator)
+        ends = self.pair_edge_index[:, drawn]
+        extra = torch.unique(ends)
+        seeds = torch.cat([roots, extra[~torch.isin(extra, roots)]])
+        order = torch.argsort(seeds)
+        return seeds, order[torch.searchsorted(seeds[order], ends)]
+
+
 def neighbor_loader(data: Data, num_hops: int, fan_out, batch_size: int, shuffle: bool,
                     seed: Optional[int] = None, *, inverse_sampling_weights: bool = False,
                     input_nodes: Optional[torch.Tensor] = None,
-                    shard: Optional[Tuple[int, int]] = None) -> NeighborLoader:
+                    shard: Optional[Tuple[int, int]] = None,
+                    edges_per_batch: Optional[int] = None) -> NeighborLoader:
     """A :class:`NeighborLoader` over all nodes of ``data`` (or ``input_nodes``) sampling
     ``num_hops`` hops.
 
@@ -222,7 +306,8 @@ def neighbor_loader(data: Data, num_hops: int, fan_out, batch_size: int, shuffle
     rank ``rank``'s share of one permutation of the seeds shared by all ranks
     (:class:`pyagc.utils.distributed.EpochShardSampler`, seeded with ``seed``; the same
     number of batches on every rank); the neighbour sampling then draws from a stream of its
-    own per rank.
+    own per rank. ``edges_per_batch`` makes it an :class:`EdgePairNeighborLoader` (each
+    batch also holds the endpoints of that many uniformly drawn edges).
     """
     transform = InverseSamplingWeights(data) if inverse_sampling_weights else None
     kwargs = {}
@@ -232,9 +317,12 @@ def neighbor_loader(data: Data, num_hops: int, fan_out, batch_size: int, shuffle
         base = _default_seed() if seed is None else int(seed)
         kwargs["sampler"] = EpochShardSampler(n, rank, world, seed=base)
         shuffle, seed = False, (base * 1_000_003 + 7919 * (rank + 1)) % 2 ** 62
-    return NeighborLoader(data, num_neighbors=fan_out_per_hop(num_hops, fan_out),
-                          input_nodes=input_nodes, batch_size=batch_size, shuffle=shuffle,
-                          seed=seed, transform=transform, **kwargs)
+    if edges_per_batch is not None:
+        kwargs["edges_per_batch"] = edges_per_batch
+    loader_cls = NeighborLoader if edges_per_batch is None else EdgePairNeighborLoader
+    return loader_cls(data, num_neighbors=fan_out_per_hop(num_hops, fan_out),
+                      input_nodes=input_nodes, batch_size=batch_size, shuffle=shuffle,
+                      seed=seed, transform=transform, **kwargs)
 
 
 def fan_out_per_hop(num_hops: int, fan_out) -> List[int]:

@@ -205,3 +205,39 @@ def test_mini_batch_loss_trims_to_seeds_and_hop_one():
     assert pos.size(1) == int((batch.edge_index[1] < batch.batch_size).sum())
     assert 0.9 * pos.size(1) <= neg.size(1) <= pos.size(1)
     assert int(neg.max()) < batch.batch_size
+
+
+def test_mini_batch_loss_on_edge_pair_batches_reads_only_seed_rows():
+    from pyagc.data import make_csbm
+    from pyagc.encoders import create_tuned_gnn
+    from pyagc.sampling import EdgePairNeighborLoader
+    graph = make_csbm(2000, 4, avg_degree=8, num_features=24, seed=0)
+    torch.manual_seed(0)
+    model = GAE(create_tuned_gnn("sage", 24, 16, num_layers=2), seed=0)
+    loader = model.train_loader(graph, mini_batch=True, batch_size=64, fan_out=5, seed=0)
+    assert isinstance(loader, EdgePairNeighborLoader) and loader.edges_per_batch == 32
+    batch = next(iter(loader))
+    seen = []
+    recon = model.recon_loss
+    model.recon_loss = lambda z, pos, neg: seen.append((z, pos, neg)) or recon(z, pos, neg)
+    loss = model.loss_batch(batch)
+    z, pos, neg = seen[0]
+    assert z.size(0) == batch.batch_size < batch.num_nodes          # seed rows only
+    with torch.no_grad():
+        full = model.encoder(batch.x, batch.edge_index)
+    assert torch.allclose(z, full[:batch.batch_size], atol=1e-5)    # ... each one exact
+    assert torch.equal(pos, batch.pos_pairs) and pos.size(1) == 32
+    assert 28 <= neg.size(1) <= 32 and int(neg.max()) < batch.num_roots == 64
+    assert torch.isfinite(loss)
+
+
+def test_gae_separates_easy_graph_with_its_own_mini_batches(easy):
+    set_seed(0)
+    model = GAE(GCN(16, 32, num_layers=2, out_channels=16), seed=0)
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    loader = model.train_loader(easy, mini_batch=True, batch_size=100, fan_out=10, seed=0)
+    for epoch in range(20):
+        loss = model.train_batch(loader, opt, epoch, verbose=False)
+    assert math.isfinite(loss)
+    infer = NeighborLoader(easy, num_neighbors=[-1, -1], batch_size=150, seed=0)
+    assert _nmi(model, easy, 3, infer) > 0.8

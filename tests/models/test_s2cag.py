@@ -111,3 +111,16 @@ def test_recovers_planted_partition(cls):
     z = F.normalize(model.embed(data.x, data.edge_index), dim=1)
     pred = KMeansClusterHead(3, n_init=3, random_state=0).fit_predict(z)
     assert label_metrics(data.y, pred, metrics=("NMI",))["NMI"] > 0.9
+
+
+def test_ms2cag_gram_route_slabs_and_householder_qr_agree(data, monkeypatch):
+    import sys
+    import pyagc.models.s2cag as s2cag_module
+    model = MS2CAG(3, T=4, alpha=1.2, gamma=1.0, tau=100)
+    q_gram = model.embed(data.x.double(), data.edge_index)       # N = 150 >= 8 F: Gram route
+    monkeypatch.setattr(sys.modules["pyagc.ops.propagate"], "SLAB_BYTES", 256)
+    q_slabs = model.embed(data.x.double(), data.edge_index)      # column-slab propagation
+    monkeypatch.setattr(s2cag_module, "gram_r_factor", lambda z: None)
+    q_qr = model.embed(data.x.double(), data.edge_index)         # Householder QR
+    torch.testing.assert_close(q_gram, q_qr, atol=1e-8, rtol=0)
+    torch.testing.assert_close(q_slabs, q_gram, atol=1e-8, rtol=0)

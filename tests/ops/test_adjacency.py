@@ -106,3 +106,64 @@ def test_aggregation_csr_sums_or_averages_in_neighbours():
     mean = aggregation_csr(edge_index, 4, 5)
     expected_mean = expected_sum / torch.tensor([3.0, 1.0, 2.0, 1.0]).unsqueeze(1)
     assert torch.allclose(mean @ x, expected_mean)
+
+
+@pytest.fixture
+def tiny_slab_bytes(monkeypatch):
+    """Make ``normalized_operator`` cut even a tiny graph into column slabs."""
+    import sys
+    monkeypatch.setattr(sys.modules["pyagc.ops.propagate"], "SLAB_BYTES", 64)
+
+
+def _slabs_dense(op):
+    return torch.cat([part.to_dense() for part in op.parts], dim=1)
+
+
+@pytest.mark.parametrize("r", [0.0, 0.5])
+@pytest.mark.parametrize("self_loops", [True, False])
+@pytest.mark.parametrize("weighted", [True, False])
+@pytest.mark.parametrize("sort_by_source", [True, False])
+def test_normalized_operator_slabs_equal_the_csr(graph, r, self_loops, weighted, sort_by_source,
+                                                  tiny_slab_bytes, dense_adjacency):
+    from pyagc.ops import ColumnSlabs, normalized_operator
+    ei, w, n = graph
+    if sort_by_source:
+        order = torch.argsort(ei[0], stable=True)
+        ei, w = ei[:, order], w[order]
+    w = w if weighted else None
+    op = normalized_operator(ei, n, 4, 2, w, self_loops, r=r, dtype=torch.float64)
+    assert isinstance(op, ColumnSlabs) and len(op.parts) > 1
+    assert op.bounds[0] == 0 and op.bounds[-1] == n and op.size() == (n, n)
+    assert [part.size(1) for part in op.parts] == list(np.diff(op.bounds))
+    ref = normalized_adjacency(ei, n, w, add_self_loops=self_loops, r=r, dtype=torch.float64)
+    # the duplicate edge 0 -> 1 is scaled before it is summed: equal up to rounding
+    torch.testing.assert_close(_slabs_dense(op), ref.to_dense(), rtol=1e-15, atol=1e-15)
+    torch.testing.assert_close(_slabs_dense(op), dense_adjacency(ei, n, w, self_loops, r))
+
+
+def test_normalized_operator_slabs_are_exact_without_repeated_edges(tiny_slab_bytes):
+    from pyagc.ops import normalized_operator
+    gen = torch.Generator().manual_seed(0)
+    ei = torch.unique(torch.randint(0, 50, (2, 400), generator=gen), dim=1)
+    w = torch.rand(ei.size(1), generator=gen)
+    for weight in (None, w):
+        op = normalized_operator(ei, 50, 8, 3, weight)
+        assert torch.equal(_slabs_dense(op), normalized_adjacency(ei, 50, weight).to_dense())
+
+
+def test_normalized_operator_keeps_one_csr_when_slabs_do_not_pay(graph, tiny_slab_bytes):
+    from pyagc.ops import normalized_operator
+    ei, w, n = graph
+    ref = normalized_adjacency(ei, n, w)
+    for hops, device in ((1, "cpu"), (0, "cpu")):
+        op = normalized_operator(ei, n, 4, hops, w, device=device)
+        assert op.layout == torch.sparse_csr and torch.equal(op.to_dense(), ref.to_dense())
+
+
+def test_normalized_operator_small_graph_unchanged(graph):
+    # Cora-sized operands stay far below SLAB_BYTES: the very same CSR as before
+    from pyagc.ops import normalized_operator
+    ei, w, n = graph
+    op = normalized_operator(ei, n, 1433, 16, w)
+    assert op.layout == torch.sparse_csr
+    assert torch.equal(op.to_dense(), normalized_adjacency(ei, n, w).to_dense())

@@ -50,3 +50,23 @@ def test_errors(setup):
         propagate(adj, x[:5], 1)
     with pytest.raises(ValueError, match="c_0"):
         polynomial_filter(adj, x, [])
+
+
+@pytest.mark.parametrize("K", [1, 3])
+def test_column_slabs_propagate_as_the_csr(K, monkeypatch):
+    import sys
+    from pyagc.ops import ColumnSlabs, normalized_operator
+    monkeypatch.setattr(sys.modules["pyagc.ops.propagate"], "SLAB_BYTES", 100)
+    gen = torch.Generator().manual_seed(1)
+    ei = torch.randint(0, 40, (2, 300), generator=gen)
+    x = torch.randn(40, 6, generator=gen)
+    op = normalized_operator(ei, 40, 6, 3, dtype=torch.float32)
+    assert isinstance(op, ColumnSlabs) and len(op.parts) >= 3
+    adj = normalized_adjacency(ei, 40)
+    torch.testing.assert_close(spmm(op, x), spmm(adj, x))
+    torch.testing.assert_close(propagate(op, x, K), propagate(adj, x, K))
+    coefficients = [0.2, 0.5, 0.3, 0.1]
+    torch.testing.assert_close(polynomial_filter(op, x, coefficients),
+                               polynomial_filter(adj, x, coefficients))
+    with pytest.raises(ValueError, match="square"):
+        propagate(op, x[:30], K)

@@ -45,3 +45,27 @@ def test_errors():
         randomized_svd(a, 6)
     with pytest.raises(TypeError, match="dense"):
         randomized_svd(a.to_sparse(), 2)
+
+
+def test_gram_r_factor_is_the_qr_triangle():
+    from pyagc.ops import gram_r_factor
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(500, 12, generator=gen)
+    r = gram_r_factor(a, chunk_rows=64)                       # several chunks
+    assert r.dtype == torch.float64 and torch.equal(r, torch.triu(r)) and (r.diagonal() > 0).all()
+    r_qr = torch.linalg.qr(a.double(), mode="r")[1]
+    torch.testing.assert_close(r, r_qr * torch.sign(r_qr.diagonal()).unsqueeze(1))
+    q = a.double() @ torch.linalg.inv(r)                      # Q = A R^{-1} is orthonormal
+    torch.testing.assert_close(q.T @ q, torch.eye(12, dtype=torch.float64))
+
+
+def test_gram_r_factor_refuses_ill_conditioned_and_wide_inputs():
+    from pyagc.ops import gram_r_factor
+    gen = torch.Generator().manual_seed(1)
+    a = torch.randn(200, 6, generator=gen)
+    a[:, 5] = a[:, 4]                                          # rank-deficient
+    assert gram_r_factor(a) is None
+    a[:, 5] += 1e-3 * torch.randn(200, generator=gen)          # kappa ~ 1e3
+    assert gram_r_factor(a) is not None and gram_r_factor(a, max_condition=100) is None
+    with pytest.raises(ValueError, match="tall"):
+        gram_r_factor(torch.randn(3, 5))

@@ -277,3 +277,30 @@ def test_inverse_sampling_weights_multiply_edge_weights_and_need_n_id():
     assert torch.allclose(batch.edge_weight[into_hub], torch.full((2,), 0.5 * 8 / 2))
     with pytest.raises(ValueError, match="n_id"):
         InverseSamplingWeights(star)(Data(edge_index=star.edge_index, num_nodes=9))
+
+
+def test_edge_pair_loader_adds_uniform_edges_as_seeds():
+    from pyagc.sampling import EdgePairNeighborLoader
+    data = random_graph(num_nodes=60, num_edges=300)
+    data = Data(x=data.x, edge_index=torch.unique(data.edge_index, dim=1), num_nodes=60)
+    edges = set(map(tuple, data.edge_index.t().tolist()))
+    make = lambda: EdgePairNeighborLoader(data, [3, 2], edges_per_batch=40, batch_size=16,
+                                          shuffle=True, seed=3, backend="pyagc")
+    counts = torch.zeros(data.edge_index.size(1))
+    position = {tuple(p): i for i, p in enumerate(data.edge_index.t().tolist())}
+    loader_ = make()
+    for _ in range(25):                                           # 25 epochs of 4 batches
+        for batch in loader_:
+            seeds = batch.n_id[:batch.batch_size]
+            assert seeds.unique().numel() == batch.batch_size      # distinct seeds
+            pairs = seeds[batch.pos_pairs]                         # endpoints are seeds ...
+            assert all(tuple(p) in edges for p in pairs.t().tolist())   # ... of real edges
+            for p in pairs.t().tolist():
+                counts[position[tuple(p)]] += 1
+    first = [b.n_id for b in make()]
+    assert all(torch.equal(a, b.n_id) for a, b in zip(first, make()))   # seeded
+    assert torch.cat([b.n_id[:b.num_roots] for b in make()]).sort()[0].equal(torch.arange(60))
+    # 4000 uniform draws over the edges: ~13 each (Poisson), none missed or favoured
+    assert counts.sum() == 4000 and counts.min() >= 1 and counts.max() <= 32
+    with pytest.raises(ValueError, match="edges_per_batch"):
+        EdgePairNeighborLoader(data, [3], edges_per_batch=0, batch_size=8)
