@@ -264,9 +264,10 @@ def _window(k_score: Mapping[int, float], k: int) -> List[int]:
     return ks[max(at - 1, 0):at + 2]
 
 
-def neighbour_agreement(candidates: Sequence[Candidate], k: int) -> Dict[str, float]:
-    """Each method's ``Agree`` averaged over ``k`` and its neighbours in the swept range."""
-    window = set(_window(k_scores(candidates), k))
+def neighbour_agreement(candidates: Sequence[Candidate], window: Sequence[int]
+                        ) -> Dict[str, float]:
+    """Each method's ``Agree`` averaged over the ``k`` of ``window`` (see :func:`_window`)."""
+    window = set(window)
     per_method: Dict[str, List[float]] = {}
     for cand in candidates:
         if cand.k in window and not math.isnan(cand.scores["Agree"]):
@@ -287,8 +288,9 @@ def choose(candidates: Sequence[Candidate]) -> Tuple[Candidate, str]:
     k_score = k_scores(candidates)
     k = max(k_score, key=lambda key: (k_score[key], -key))
     group = [c for c in candidates if c.k == k]
-    window = neighbour_agreement(candidates, k)
-    best = max(group, key=lambda c: (window[c.method], c.scores["Agree"], c.scores["Mod"]))
+    window = neighbour_agreement(candidates, _window(k_score, k))
+    best = max(group, key=lambda c: (window.get(c.method, float("-inf")), c.scores["Agree"],
+                                     c.scores["Mod"]))
     runner_up = sorted(k_score, key=lambda key: -k_score[key])[1:2]
     reason = (f"{best.method} with k = {k}: k = {k} has the highest agreement x modularity "
               f"({_mean_score(group, 'Agree'):.3f} x {_mean_score(group, 'Mod'):.3f} = {k_score[k]:.4f}"
@@ -298,7 +300,7 @@ def choose(candidates: Sequence[Candidate]) -> Tuple[Candidate, str]:
         reason += (f", and {best.method}'s partitions agree most with the other "
                    f"{len(group) - 1} method(s) around it (mean ARI over k = "
                    f"{', '.join(str(key) for key in _window(k_score, k))}: "
-                   f"{window[best.method]:.3f})")
+                   f"{window.get(best.method, float('nan')):.3f})")
     else:
         reason += " (one method: agreement is its stability across KMeans seeds)"
     reason += "."
