@@ -5,7 +5,8 @@ Each seed runs one small program twice, once under our interpreter (with this ch
 ``PYTHONPATH``) and once under ``--published-python`` (a separate venv holding the published
 library): PyG's Planetoid with ``NormalizeFeatures``, ``create_tuned_gnn(...)`` and the model
 class built as the reference documentation shows with the hyperparameters of our packaged YAML
-(for MinCut and Neuromap these are the published Cora ones), Adam, ``train_full`` for at most
+(for MinCut and Neuromap these are the published Cora ones; a keyword the library's class does
+not take, e.g. our GCSBM's ``collapse``, is left out for it and named in the per-seed line), Adam, ``train_full`` for at most
 ``epochs`` epochs with early stopping after ``patience`` epochs without a lower loss, labels of
 the lowest-loss epoch (``forward`` in eval mode). Time = model construction to labels (imports and
 data loading excluded). Metrics (NMI, ACC, Mod, Cond) are computed here, with our metrics, for
@@ -39,7 +40,7 @@ import torch
 
 # Runs under either library (measurement only): the documented public API.
 SNIPPET = r'''
-import copy, json, sys, time, torch
+import copy, inspect, json, sys, time, torch
 cfg = json.loads(sys.argv[1])
 torch.set_num_threads(1)
 from pyagc import models
@@ -55,7 +56,12 @@ set_seed(cfg["seed"])
 t0 = time.perf_counter()
 enc_cfg = dict(cfg["encoder"]); gnn_type = enc_cfg.pop("gnn_type")
 enc = create_tuned_gnn(gnn_type, in_channels=d.num_features, **enc_cfg)
-model = getattr(models, cfg["method"])(enc, enc_cfg["hidden_channels"], k, **cfg["model"])
+cls = getattr(models, cfg["method"])
+# Only the keywords this library's class takes (our YAML may carry extras, e.g. GCSBM's collapse).
+accepted = inspect.signature(cls).parameters
+kwargs = {key: v for key, v in cfg["model"].items() if key in accepted}
+dropped = sorted(set(cfg["model"]) - set(kwargs))
+model = cls(enc, enc_cfg["hidden_channels"], k, **kwargs)
 opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
 best, bad, state, epoch = float("inf"), 0, None, 0
 for epoch in range(1, cfg["epochs"] + 1):
@@ -74,13 +80,14 @@ with torch.no_grad():
     pred = model(data.x, data.edge_index)
 t2 = time.perf_counter()
 torch.save({"pred": pred.cpu(), "y": d.y, "edge_index": d.edge_index}, cfg["out"])
-print(json.dumps({"library": models.__file__, "train": t1 - t0, "total": t2 - t0, "epochs": epoch, "loss": best}))
+print(json.dumps({"library": models.__file__, "train": t1 - t0, "total": t2 - t0, "epochs": epoch,
+                  "loss": best, "dropped": ",".join(dropped) or "-"}))
 '''
 
 # Same initial weights in both libraries (the published head's centres are our head's weight):
 # the published run saves its initial state, ours loads it; the same dropout seed for both.
 TRAJECTORY = r'''
-import json, sys, torch
+import inspect, json, sys, torch
 cfg = json.loads(sys.argv[1])
 torch.set_num_threads(1)
 from pyagc import models
@@ -93,8 +100,10 @@ data = Data(x=d.x, edge_index=d.edge_index)
 torch.manual_seed(cfg["seed"])
 enc_cfg = dict(cfg["encoder"]); gnn_type = enc_cfg.pop("gnn_type")
 enc = create_tuned_gnn(gnn_type, in_channels=d.num_features, **enc_cfg)
-model = getattr(models, cfg["method"])(enc, enc_cfg["hidden_channels"], int(d.y.max()) + 1,
-                                       **cfg["model"])
+cls = getattr(models, cfg["method"])
+accepted = inspect.signature(cls).parameters
+model = cls(enc, enc_cfg["hidden_channels"], int(d.y.max()) + 1,
+            **{key: v for key, v in cfg["model"].items() if key in accepted})
 rename = ("head.cluster_centers", "cluster_head.lin.weight")
 if cfg["save"]:
     torch.save({k.replace(*rename): v for k, v in model.state_dict().items()}, cfg["state"])
