@@ -108,7 +108,8 @@ def two_rank_worker(rank: int, world: int) -> dict:
 RUNNER_CASES = {
     "DGI": ["train.epochs=15", "train.batch_size=100", "train.lr=0.005",
             "model.encoder.hidden_channels=32"],
-    "DMoN": ["train.epochs=40", "train.batch_size=100", "train.lr=0.01", "model.dropout=0.0"],
+    "DMoN": ["train.epochs=40", "train.batch_size=100", "train.lr=0.01",
+             "model.encoder.dropout=0.0"],
 }
 
 

@@ -19,6 +19,7 @@ from torch.nn.utils import skip_init
 from torch_geometric.data import Data
 
 from pyagc.clusters.base import BaseClusterHead
+from pyagc.clusters.kmeans import TorchKMeans
 from pyagc.ops.degree import degree
 from pyagc.ops.sparse import csr_matmul, transpose_csr
 from pyagc.utils.cache import TensorCache
@@ -79,7 +80,8 @@ class SoftAssignmentHead(BaseClusterHead):
     ``xavier_uniform_`` call on a ``[k, H]`` tensor). ``bias=False`` scores by the inner
     product :math:`\langle\mathbf{z}, \boldsymbol\mu_c\rangle` with the centres alone.
     :meth:`reset_cluster_centers` scores clusters by distance to given centres (with a bias) or
-    by inner product with them (without).
+    by inner product with them (without); :meth:`start_from_kmeans` starts the head at a
+    soft KMeans partition of an embedding (what the joint models built on it do by default).
     """
 
     def __init__(self, n_clusters: int, n_features: int, temperature: float = 1.0,
@@ -123,6 +125,38 @@ class SoftAssignmentHead(BaseClusterHead):
         if self.lin.bias is not None:
             # <z, mu_c> - |mu_c|^2 / 2 ranks clusters like -|z - mu_c|^2 / 2.
             self.lin.bias.copy_(-0.5 * (cluster_centers * cluster_centers).sum(dim=1))
+
+    @torch.no_grad()
+    def start_from_kmeans(self, z: Tensor, random_state: int) -> Tensor:
+        r"""Start the assignments from KMeans on the embedding ``z`` ``[n, H]`` (before any
+        training step); returns the centres ``[k, H]``.
+
+        With a bias the head scores clusters by squared distance to the KMeans centres
+        :math:`\boldsymbol\mu_c`: logits :math:`-\lVert\mathbf{z} - \boldsymbol\mu_c
+        \rVert^2 / (2\bar d)` up to a per-row constant, with :math:`\bar d` the mean
+        squared distance of the rows of ``z`` to the centres. Without one (a head scored by
+        inner product) KMeans runs on the directions of ``z`` (cosine) and the logits are
+        :math:`\langle\mathbf{z}, \hat{\boldsymbol\mu}_c\rangle / \overline{\lVert
+        \mathbf{z}\rVert}`. Either way the softmax starts at the KMeans partition but soft
+        (logit gaps of order 1, so the graph objective can still move every node), rather
+        than near uniform, where a random head leaves the objective to pick one of many
+        basins by chance. The temperature is compensated, so it does not sharpen this start.
+        """
+        z = z.detach()
+        if self.lin.bias is not None:
+            kmeans = TorchKMeans(n_clusters=self.n_clusters, n_init=10,
+                                 random_state=random_state).fit(z)
+            centers = kmeans.cluster_centers_.to(z.dtype)
+            scale = self.temperature / torch.cdist(z, centers).pow(2).mean().clamp(min=1e-12)
+            self.lin.weight.copy_(scale * centers)
+            self.lin.bias.copy_(-0.5 * scale * (centers * centers).sum(dim=1))
+        else:
+            kmeans = TorchKMeans(n_clusters=self.n_clusters, n_init=10, metric="cosine",
+                                 random_state=random_state).fit(z)
+            centers = torch.nn.functional.normalize(kmeans.cluster_centers_.to(z.dtype), dim=1)
+            scale = self.temperature / z.norm(dim=1).mean().clamp(min=1e-12)
+            self.lin.weight.copy_(scale * centers)
+        return centers
 
     def _logits(self, z: Tensor) -> Tensor:
         if z.dim() != 2 or z.size(1) != self.n_features:

@@ -39,6 +39,7 @@ from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
 from pyagc.ops.random import DeviceGenerators
+from pyagc.utils import distributed as dist_utils
 from pyagc.utils.validation import ConfigError
 
 #: The ECO families: how a method gets from a graph to clusters.
@@ -525,6 +526,47 @@ class ClusteringModel(TrainableModel):
         finally:
             self.train(was_training)
 
+    # ------------------------------------------------------------------ head start
+    def _register_head_start(self, head_init: str) -> None:
+        """Remember how the soft-assignment head starts: ``'kmeans'`` (at a soft KMeans
+        partition of the untrained encoder's embedding, on the first training step; see
+        :meth:`_start_head_once`) or ``'random'`` (its own initialisation). The flag is part
+        of the state dict, so a restored model is not re-initialised."""
+        if head_init not in HEAD_INITS:
+            raise ValueError(f"head_init must be one of {', '.join(map(repr, HEAD_INITS))}, "
+                             f"got {head_init!r}.")
+        self.head_init = head_init
+        self.register_buffer("head_started", torch.tensor(head_init != "kmeans"))
+        # Checkpoints written before the flag existed hold a trained head: keep it.
+        self._register_load_state_dict_pre_hook(_default_head_started)
+
+    def _reset_head_start(self) -> None:
+        if getattr(self, "head_started", None) is not None:
+            self.head_started.fill_(self.head_init != "kmeans")
+
+    def _start_head_once(self, embed: Callable[[], Tensor]) -> None:
+        """On the first training step with ``head_init='kmeans'``: embed (``embed()``, in eval
+        mode, no grad; the whole graph, or a batch's seed nodes) and start the head from KMeans
+        on it (``cluster_head.start_from_kmeans``, seeded from torch's initial seed, so
+        :func:`pyagc.utils.set_seed` fixes it). Under ``torch.distributed`` rank 0's head is
+        broadcast, so every process starts from the same one."""
+        started = getattr(self, "head_started", None)
+        if started is None or bool(started):
+            return
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                z = embed()
+        finally:
+            self.train(was_training)
+        self.cluster_head.start_from_kmeans(z, random_state=int(torch.initial_seed() % 2 ** 31))
+        if dist_utils.is_distributed():
+            with torch.no_grad():
+                for param in self.cluster_head.parameters():
+                    param.copy_(dist_utils.broadcast(param, what="cluster head start"))
+        started.fill_(True)
+
     @torch.no_grad()
     def initialize_cluster_centers(self, data: Data, num_layers: int,
                                    train_idx: Optional[Tensor] = None, batch_size: int = 4096,
@@ -557,6 +599,14 @@ class ClusteringModel(TrainableModel):
         centers = kmeans.cluster_centers_.to(z.device)
         head.reset_cluster_centers(centers)
         return centers
+
+
+#: How a joint model's soft-assignment head may start (``head_init``).
+HEAD_INITS = ("kmeans", "random")
+
+
+def _default_head_started(state_dict: Dict[str, Any], prefix: str, *args: Any) -> None:
+    state_dict.setdefault(prefix + "head_started", torch.tensor(True))
 
 
 #: The steps a model must keep at their defaults to train distributed (see

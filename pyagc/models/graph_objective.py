@@ -24,17 +24,24 @@ class GraphObjectiveModel(ClusteringModel):
     :meth:`set_graph_statistics` (called by :meth:`prepare`, once per graph) remembers the
     whole graph's node count, in-edge counts and (weighted) degrees, which :meth:`loss_batch`
     of a subclass needs to turn a sampled batch into whole-graph estimates.
+
+    ``head_init='kmeans'``: the first training step starts the head at a soft KMeans
+    partition of the untrained encoder's embedding (the whole graph, or the first batch's
+    seeds); ``'random'``: at the head's own random initialisation (see
+    :meth:`~pyagc.models.ClusteringModel._start_head_once`). Subclasses embed for their losses
+    through :meth:`_training_embedding` / :meth:`_seed_batch`, which apply it.
     """
 
     family = "deep-joint"
     supports_mini_batch = True
     cluster_head: Module
 
-    def __init__(self, encoder: Module) -> None:
+    def __init__(self, encoder: Module, head_init: str = "kmeans") -> None:
         super().__init__()
         if not isinstance(encoder, Module):
             raise TypeError(f"encoder must be a torch.nn.Module, got {type(encoder).__name__}.")
         self.encoder = encoder
+        self._register_head_start(head_init)
         self.register_buffer("global_deg", None, persistent=False)
         self.register_buffer("global_num_edges", None, persistent=False)
         self.global_num_nodes: Optional[int] = None
@@ -43,6 +50,7 @@ class GraphObjectiveModel(ClusteringModel):
     def reset_parameters(self) -> None:
         reset(self.encoder)
         self.cluster_head.reset_parameters()
+        self._reset_head_start()
 
     def prepare(self, data: Data) -> None:
         """The whole graph's statistics for mini-batch losses (:meth:`set_graph_statistics`)."""
@@ -73,6 +81,12 @@ class GraphObjectiveModel(ClusteringModel):
         """Hard cluster labels ``[N]``."""
         return self.cluster_head.cluster(self.embed(x, edge_index, edge_weight, **kwargs))
 
+    def _training_embedding(self, x: Tensor, edge_index: Tensor,
+                            edge_weight: Optional[Tensor] = None) -> Tensor:
+        """:meth:`embed` for a full-graph loss (the head starts first, see ``head_init``)."""
+        self._start_head_once(lambda: self.embed(x, edge_index, edge_weight))
+        return self.embed(x, edge_index, edge_weight)
+
     def _seed_batch(self, batch: Data) -> Tuple[Tensor, SeedSubgraph]:
         """Seed embeddings ``[n, H]`` and the seed subgraph with estimator weights."""
         if self.global_deg is None:
@@ -80,6 +94,7 @@ class GraphObjectiveModel(ClusteringModel):
                              "statistics: call model.set_graph_statistics(data) (or "
                              "model.prepare(data)) once before train_batch.")
         size = int(batch.batch_size)
+        self._start_head_once(lambda: self.encoder(**self._inputs(batch))[:size])
         z = self.encoder(**self._inputs(batch))[:size]
         sub = seed_subgraph(batch, self.global_num_edges, self.global_num_nodes, z.dtype)
         return z, sub

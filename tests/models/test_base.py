@@ -3,7 +3,11 @@ import torch
 from torch import nn
 from torch_geometric.data import Data
 
-from pyagc.models import BaseModel, ClusteringModel, LossOutput, TrainableModel
+from _joint_helpers import Encoder, nmi
+from pyagc.models import (BaseModel, ClusteringModel, DMoN, LossOutput, MinCut, Neuromap,
+                          TrainableModel)
+from pyagc.sampling import NeighborLoader
+from pyagc.utils import set_seed
 
 
 def test_loss_output_log_string_matches_the_documented_example():
@@ -126,3 +130,82 @@ def test_clustering_model_infers_labels_and_initialises_centres_by_kmeans():
 def test_base_model_requires_embed():
     with pytest.raises(TypeError):
         BaseModel()
+
+
+# ---------------------------------------------------------------- joint heads' KMeans start
+
+JOINT = [lambda **kw: DMoN(Encoder(16, 16), 16, 3, **kw),
+         lambda **kw: MinCut(Encoder(16, 16), 16, 3, **kw),
+         lambda **kw: Neuromap(Encoder(16, 16), 16, 3, **kw)]
+
+
+def _head(model):
+    return [p.detach().clone() for p in model.cluster_head.parameters()]
+
+
+@pytest.mark.parametrize("make", JOINT)
+def test_first_step_starts_the_head_at_the_kmeans_partition(make, easy):
+    set_seed(0)
+    model = make()
+    before = model.infer_full(easy)
+    model.loss(easy.x, easy.edge_index)
+    started = model.infer_full(easy)
+    # The untrained encoder already separates the easy graph: KMeans on it does, a random
+    # head does not.
+    assert nmi(easy, started) > 0.9 > nmi(easy, before)
+    assert bool(model.head_started)
+    head = _head(model)
+    model.loss(easy.x, easy.edge_index)  # only once
+    assert all(torch.equal(a, b) for a, b in zip(head, _head(model)))
+    model.reset_parameters()
+    assert not bool(model.head_started)
+
+
+@pytest.mark.parametrize("make", JOINT)
+def test_first_batch_starts_the_head_from_its_seeds(make, easy):
+    set_seed(0)
+    model = make()
+    model.prepare(easy)
+    batch = next(iter(NeighborLoader(easy, num_neighbors=[-1], batch_size=150, shuffle=True,
+                                     seed=0)))
+    model.loss_batch(batch)
+    assert nmi(easy, model.infer_full(easy)) > 0.9
+
+
+@pytest.mark.parametrize("make", JOINT)
+def test_random_head_init_keeps_the_head(make, easy):
+    set_seed(0)
+    model = make(head_init="random")
+    head = _head(model)
+    model.loss(easy.x, easy.edge_index)
+    assert all(torch.equal(a, b) for a, b in zip(head, _head(model)))
+
+
+def test_restored_model_is_not_restarted(easy):
+    set_seed(0)
+    trained = MinCut(Encoder(16, 16), 16, 3)
+    opt = torch.optim.Adam(trained.parameters(), lr=0.01)
+    for epoch in range(3):
+        trained.train_full(easy, opt, epoch, verbose=False)
+    state = trained.state_dict()
+    for legacy in (False, True):  # legacy: a checkpoint written before the flag existed
+        restored = MinCut(Encoder(16, 16), 16, 3)
+        restored.load_state_dict({k: v for k, v in state.items()
+                                  if not (legacy and k == "head_started")})
+        restored.loss(easy.x, easy.edge_index)
+        assert torch.equal(restored.cluster_head.lin.weight, trained.cluster_head.lin.weight)
+
+
+def test_same_seed_same_start(easy):
+    labels = []
+    for _ in range(2):
+        set_seed(3)
+        model = DMoN(Encoder(16, 16), 16, 3)
+        model.loss(easy.x, easy.edge_index)
+        labels.append(model.infer_full(easy))
+    assert torch.equal(labels[0], labels[1])
+
+
+def test_unknown_head_init_is_refused():
+    with pytest.raises(ValueError, match="head_init must be one of"):
+        MinCut(Encoder(16, 16), 16, 3, head_init="spectral")
