@@ -16,6 +16,22 @@ On a CSBM graph (default 1M nodes, ~20M directed = ~10M undirected edges, 128 fe
 
 Both are timed in wall and CPU seconds; the layer-wise embedding of the loader's seed nodes
 is compared with the loader's (max abs difference). Peak RSS is the process's.
+
+SAGE layer-wise inference, current path (row slices of one whole-graph aggregation matrix)
+against the previous one (a relabelled subgraph and a gathered copy of the neighbours' rows
+per batch of targets), same process, back to back, on the Products-sized graph
+(``--products-like --graph-cache /tmp/scale2/products_like.pt --types sage --hidden 256
+--loader-batches 0 --threads 2``; 2,449,029 nodes, 121,851,230 edges, 100 features; another
+job held one of the two cores):
+
+| encoder | inference | wall s | CPU s | max abs diff | peak RSS GB |
+|---|---|---|---|---|---|
+| sage | layer-wise, all 2,449,029 nodes | 64.5 | 66.8 | - | 9.34 |
+| sage | layer-wise, per-batch subgraphs (previous) | 150.9 | 172.7 | 0.0e+00 | 13.88 |
+| sage | ratio whole-graph rows / per-batch subgraphs | 0.43 | 0.39 | | |
+
+(the RSS of the second row is the process's peak after both runs; the graph itself holds
+~3 GB).
 """
 import argparse
 import itertools
