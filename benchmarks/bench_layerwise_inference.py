@@ -32,6 +32,13 @@ job held one of the two cores):
 
 (the RSS of the second row is the process's peak after both runs; the graph itself holds
 ~3 GB).
+
+GCN, same command with ``--types gcn --hidden 256``: the current path runs a layer that does
+not narrow as row blocks of the normalised CSR, ``(A[rows] X) W``, the previous one as one
+whole-graph product (both with the current ``_stack``, which keeps one ``[N, width]`` layer
+alive): 74.7 s / 13.27 GB against 60.5 s / 19.03 GB (ratio 1.23 in wall, 1.16 in CPU
+seconds, max abs difference 2.5e-05): 5.8 GB less at 256 columns for 23 % more time; at
+CCASSG's 512 columns the previous path did not fit in 24 GB (``bench_products_deep.py``).
 """
 import argparse
 import itertools
@@ -42,7 +49,7 @@ import types
 import torch
 
 from pyagc.data import make_csbm
-from pyagc.encoders import TunedGNN, TunedGraphSAGE, create_tuned_gnn
+from pyagc.encoders import TunedGCN, TunedGNN, TunedGraphSAGE, create_tuned_gnn
 from pyagc.sampling import NeighborLoader
 from products_graph import load_products_like
 
@@ -86,16 +93,16 @@ def main() -> None:
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         print(f"| {gnn_type} | layer-wise, all {args.nodes:,} nodes | {wall:.1f} | {cpu:.1f} | "
               f"- | {peak_rss_gb():.2f} |", flush=True)
-        if isinstance(encoder, TunedGraphSAGE):  # the previous SAGE path, side by side
+        if isinstance(encoder, (TunedGraphSAGE, TunedGCN)):  # the previous path, side by side
             encoder.layerwise_conv = types.MethodType(TunedGNN.layerwise_conv, encoder)
             before, cpu_before = time.perf_counter(), time.process_time()
             z_old = encoder.inference(data.x, data.edge_index)
             before, cpu_before = time.perf_counter() - before, time.process_time() - cpu_before
             del encoder.layerwise_conv
-            print(f"| {gnn_type} | layer-wise, per-batch subgraphs (previous) | {before:.1f} | "
+            print(f"| {gnn_type} | layer-wise, previous path | {before:.1f} | "
                   f"{cpu_before:.1f} | {float((z_old - z).abs().max()):.1e} | "
                   f"{peak_rss_gb():.2f} |", flush=True)
-            print(f"| {gnn_type} | ratio whole-graph rows / per-batch subgraphs | "
+            print(f"| {gnn_type} | ratio current / previous path | "
                   f"{wall / before:.2f} | {cpu / cpu_before:.2f} | | |", flush=True)
             del z_old
         if args.loader_batches <= 0:
