@@ -443,3 +443,18 @@ def test_dgi_mini_batch_loss_is_unchanged_by_trimming(monkeypatch):
     monkeypatch.setattr(TunedGNN, "supports_per_hop_trimming", False)
     assert torch.allclose(dgi().loss_batch(batch).total, trimmed, atol=1e-6)
     assert seen_rows[2:] == [batch.num_nodes] * 2
+
+
+@pytest.mark.parametrize("aggr", ["mean", "sum"])
+def test_sage_layerwise_inference_on_whole_graph_rows_equals_eval_forward(aggr):
+    """SAGE inference aggregates row slices of one whole-graph matrix (blocks of targets,
+    the last one short); it equals the eval-mode forward for both aggregations."""
+    graph = make_csbm(1200, 4, avg_degree=8, num_features=40, seed=1)
+    torch.manual_seed(0)
+    enc = create_tuned_gnn("sage", 40, 16, num_layers=2, aggr=aggr, norm="batch_norm")
+    enc(graph.x, graph.edge_index)
+    enc.eval()
+    with torch.no_grad():
+        expected = enc(graph.x, graph.edge_index)
+    out = enc.inference(graph.x, graph.edge_index, batch_size=500)
+    assert torch.allclose(out, expected, atol=1e-4), float((out - expected).abs().max())

@@ -105,3 +105,20 @@ def test_the_graph_checks_moved_here_are_the_ones_pyagc_data_exports():
     assert from_data is check_edge_index
     assert check_features is validation.check_features and check_labels is validation.check_labels
     assert check_edge_index(torch.tensor([[0], [1]]), 2).dtype == torch.long
+
+
+def test_check_features_finite_fast_path_keeps_exact_answers():
+    """The finite-sum shortcut must neither reject large finite features whose sum overflows
+    nor accept NaN / inf (including +inf and -inf that would cancel to NaN)."""
+    from pyagc.utils.validation import check_features
+    big = torch.full((4, 3), 3e38)  # finite, but the float32 sum overflows to inf
+    assert check_features(big) is big
+    for bad_value in (float("nan"), float("inf"), -float("inf")):
+        x = torch.ones(5, 2)
+        x[3, 1] = bad_value
+        with pytest.raises(ValueError, match="NaN or infinite values in 1 rows.*node 3"):
+            check_features(x)
+    x = torch.ones(5, 2)
+    x[1, 0], x[2, 0] = float("inf"), -float("inf")
+    with pytest.raises(ValueError, match="in 2 rows .first: node 1"):
+        check_features(x)
