@@ -13,7 +13,8 @@ data loading excluded). Metrics (NMI, ACC, Mod, Cond) are computed here, with ou
 both label vectors. Prints a Markdown table with the time ratio ours / published.
 
 ``--trajectory EPOCHS`` instead starts both libraries from the same initial weights (the
-published model's, loaded into ours) and the same dropout seed, and prints the training loss of
+published model's, loaded into ours, built with ``head_init='random'`` so that the
+loaded head is kept) and the same dropout seed, and prints the training loss of
 both per epoch: equal up to float rounding means the same objective, optimiser and encoder.
 
     python benchmarks/bench_joint_published.py --root /tmp/data --published-python \\
@@ -127,8 +128,11 @@ def trajectory(args, roots, checkout) -> None:
             losses = {}
             for side, python, path in (("published", args.published_python, None),
                                        ("ours", sys.executable, checkout)):
+                # Ours keeps the loaded head (no KMeans start); the published class has no
+                # head_init and is given only the keywords it takes.
                 payload = {"root": roots[side], "dataset": args.dataset, "seed": args.seeds[0],
-                           "method": method, "encoder": encoder, "model": model,
+                           "method": method, "encoder": encoder,
+                           "model": dict(model, head_init="random"),
                            "lr": train["lr"], "weight_decay": train["weight_decay"],
                            "epochs": args.trajectory, "save": side == "published",
                            "state": os.path.join(tmp, "state.pt")}
