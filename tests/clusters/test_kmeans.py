@@ -139,3 +139,23 @@ def test_cluster_head_backends(backend):
     assert head.cluster(X, soft=True).shape == (600, 4)
     with pytest.raises(ValueError, match="backend"):
         KMeansClusterHead(4, backend="faiss")
+
+
+def test_sampled_restarts_stop_once_the_inertia_stalls(monkeypatch):
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(10, (6000,), generator=g)
+    x = torch.randn(10, 32, generator=g)[y] + 3.0 * torch.randn(6000, 32, generator=g)
+    lloyd = TorchKMeans._lloyd
+    passes = {}
+
+    def spy(self, X, *args, **kwargs):
+        out = lloyd(self, X, *args, **kwargs)
+        if X.size(0) == 2000:  # a restart on the sample
+            passes.setdefault(self.refine_tol, []).append(out[3])
+        return out
+
+    monkeypatch.setattr(TorchKMeans, "_lloyd", spy)
+    fits = {tol: TorchKMeans(n_clusters=10, n_init=3, random_state=0, sample_size=2000,
+                             refine_tol=tol).fit(x) for tol in (0.0, 1e-3)}
+    assert sum(passes[1e-3]) < sum(passes[0.0])
+    assert fits[1e-3].inertia_ <= 1.01 * fits[0.0].inertia_
