@@ -530,7 +530,7 @@ class ClusteringModel(TrainableModel):
     def _register_head_start(self, head_init: str) -> None:
         """Remember how the soft-assignment head starts: ``'kmeans'`` (at a soft KMeans
         partition of the untrained encoder's embedding, on the first training step; see
-        :meth:`_start_head_once`) or ``'random'`` (its own initialisation). The flag is part
+        :meth:`_embed_for_loss`) or ``'random'`` (its own initialisation). The flag is part
         of the state dict, so a restored model is not re-initialised."""
         if head_init not in HEAD_INITS:
             raise ValueError(f"head_init must be one of {', '.join(map(repr, HEAD_INITS))}, "
@@ -544,28 +544,28 @@ class ClusteringModel(TrainableModel):
         if getattr(self, "head_started", None) is not None:
             self.head_started.fill_(self.head_init != "kmeans")
 
-    def _start_head_once(self, embed: Callable[[], Tensor]) -> None:
-        """On the first training step with ``head_init='kmeans'``: embed (``embed()``, in eval
-        mode, no grad; the whole graph, or a batch's seed nodes) and start the head from KMeans
-        on it (``cluster_head.start_from_kmeans``, seeded from torch's initial seed, so
-        :func:`pyagc.utils.set_seed` fixes it). Under ``torch.distributed`` rank 0's head is
-        broadcast, so every process starts from the same one."""
+    def _embed_for_loss(self, embed: Callable[[], Tensor]) -> Tensor:
+        """``embed()`` for a training loss (the whole graph, or a batch's seed nodes). With
+        ``head_init='kmeans'`` the first call also starts the head: ``embed()`` in eval mode
+        without gradient, then ``cluster_head.start_from_kmeans`` on it, seeded from torch's
+        initial seed (so :func:`pyagc.utils.set_seed` fixes it). Under ``torch.distributed``
+        rank 0's head is broadcast, so every process starts from the same one."""
         started = getattr(self, "head_started", None)
-        if started is None or bool(started):
-            return
-        was_training = self.training
-        self.eval()
-        try:
-            with torch.no_grad():
-                z = embed()
-        finally:
-            self.train(was_training)
-        self.cluster_head.start_from_kmeans(z, random_state=int(torch.initial_seed() % 2 ** 31))
-        if dist_utils.is_distributed():
-            with torch.no_grad():
-                for param in self.cluster_head.parameters():
-                    param.copy_(dist_utils.broadcast(param, what="cluster head start"))
-        started.fill_(True)
+        if started is not None and not bool(started):
+            was_training = self.training
+            self.eval()
+            try:
+                with torch.no_grad():
+                    z = embed()
+            finally:
+                self.train(was_training)
+            self.cluster_head.start_from_kmeans(z, random_state=int(torch.initial_seed() % 2 ** 31))
+            if dist_utils.is_distributed():
+                with torch.no_grad():
+                    for param in self.cluster_head.parameters():
+                        param.copy_(dist_utils.broadcast(param, what="cluster head start"))
+            started.fill_(True)
+        return embed()
 
     @torch.no_grad()
     def initialize_cluster_centers(self, data: Data, num_layers: int,

@@ -135,8 +135,7 @@ class DMoN(ClusteringModel):
 
     def loss(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
              **kwargs: Any) -> LossOutput:
-        self._start_head_once(lambda: self.embed(x, edge_index, edge_weight))
-        z = self.embed(x, edge_index, edge_weight)
+        z = self._embed_for_loss(lambda: self.embed(x, edge_index, edge_weight))
         return self._output(*self.cluster_head(z, edge_index, edge_weight=edge_weight))
 
     def loss_batch(self, batch: Data, **kwargs: Any) -> LossOutput:
@@ -147,8 +146,7 @@ class DMoN(ClusteringModel):
             raise ValueError("The batch has no n_id (global node ids); use "
                              "pyagc.sampling.NeighborLoader.")
         size = int(batch.batch_size)
-        self._start_head_once(lambda: self.encoder(**self._inputs(batch))[:size])
-        z = self.encoder(**self._inputs(batch))[:size]
+        z = self._embed_for_loss(lambda: self.encoder(**self._inputs(batch))[:size])
         edge_index = batch.edge_index
         to_seed = edge_index[:, edge_index[1] < size]
         sampled = degree(to_seed, size, dtype=z.dtype)

@@ -28,7 +28,7 @@ class GraphObjectiveModel(ClusteringModel):
     ``head_init='kmeans'``: the first training step starts the head at a soft KMeans
     partition of the untrained encoder's embedding (the whole graph, or the first batch's
     seeds); ``'random'``: at the head's own random initialisation (see
-    :meth:`~pyagc.models.ClusteringModel._start_head_once`). Subclasses embed for their losses
+    :meth:`~pyagc.models.ClusteringModel._embed_for_loss`). Subclasses embed for their losses
     through :meth:`_training_embedding` / :meth:`_seed_batch`, which apply it.
     """
 
@@ -84,8 +84,7 @@ class GraphObjectiveModel(ClusteringModel):
     def _training_embedding(self, x: Tensor, edge_index: Tensor,
                             edge_weight: Optional[Tensor] = None) -> Tensor:
         """:meth:`embed` for a full-graph loss (the head starts first, see ``head_init``)."""
-        self._start_head_once(lambda: self.embed(x, edge_index, edge_weight))
-        return self.embed(x, edge_index, edge_weight)
+        return self._embed_for_loss(lambda: self.embed(x, edge_index, edge_weight))
 
     def _seed_batch(self, batch: Data) -> Tuple[Tensor, SeedSubgraph]:
         """Seed embeddings ``[n, H]`` and the seed subgraph with estimator weights."""
@@ -94,8 +93,7 @@ class GraphObjectiveModel(ClusteringModel):
                              "statistics: call model.set_graph_statistics(data) (or "
                              "model.prepare(data)) once before train_batch.")
         size = int(batch.batch_size)
-        self._start_head_once(lambda: self.encoder(**self._inputs(batch))[:size])
-        z = self.encoder(**self._inputs(batch))[:size]
+        z = self._embed_for_loss(lambda: self.encoder(**self._inputs(batch))[:size])
         sub = seed_subgraph(batch, self.global_num_edges, self.global_num_nodes, z.dtype)
         return z, sub
 
