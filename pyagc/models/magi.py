@@ -429,7 +429,8 @@ class MAGI(TrainableModel):
             on CPUs with AMX for similarity products of at least :data:`BF16_MIN_PRODUCT`
             multiply-adds: Cora's full graph and anything larger, not a tiny graph). The
             documented Cora call, seeds 0-4: 58.79 NMI in 25.3 CPU s per run in bfloat16,
-            58.85 in 73.5 s in float32 (``benchmarks/bench_magi_bf16.py``).
+            58.85 in 73.5 s in float32 (``benchmarks/bench_magi_bf16.py``); seeds 5-9 in
+            bfloat16 59.25, seeds 0-9 59.02 +- 0.88 (``benchmarks/bench_documented.py``).
         per_anchor (bool): weigh each pair of anchor :math:`v` by :math:`1/|\mathcal{M}^+_v|`
             and average over the anchors (SupCon-style) instead of the plain mean over all
             pairs (``False``). Default ``True`` by measurement: on Cora with the published
