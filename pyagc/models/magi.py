@@ -24,7 +24,7 @@ from pyagc.utils.cache import TensorCache
 from pyagc.utils.validation import check_scalar
 
 __all__ = ["MAGI", "MAGINeighborLoader", "MAGIRandomWalkSampler",
-           "precompute_full_graph_positive_pairs", "modularity_info_nce"]
+           "precompute_full_graph_positive_pairs", "modularity_info_nce", "use_bf16"]
 
 #: log2(e): exp(x) = exp2(x log2(e)).
 LOG2_E = 1.0 / math.log(2.0)
@@ -36,6 +36,12 @@ ALL_ROWS_SHARE = 0.9
 #: Similarity entries computed at once by :func:`modularity_info_nce` (64 MiB of float32);
 #: above it the rows go in blocks, each recomputed in the backward pass.
 BLOCK_ENTRIES = 1 << 24
+
+#: Size ``n * n * d`` (multiply-adds of one similarity product ``z z^T``) from which
+#: :func:`modularity_info_nce` takes its products in bfloat16 by default (``bf16=None``, on
+#: CPUs where :func:`bf16_matmul_is_fast`): 2^25, where bfloat16 starts to pay (see
+#: :func:`use_bf16`).
+BF16_MIN_PRODUCT = 1 << 25
 
 
 def precompute_full_graph_positive_pairs(data: Data, num_walks: int = 100, walk_length: int = 2,
@@ -88,6 +94,29 @@ def bf16_matmul_is_fast(device: torch.device) -> bool:
         return bool(probe()) if probe is not None else False
     except RuntimeError:
         return False
+
+
+def use_bf16(num_rows: int, channels: int, device: torch.device,
+             min_product: int = BF16_MIN_PRODUCT) -> bool:
+    r"""The default precision of :func:`modularity_info_nce` (``bf16=None``): bfloat16 products
+    where they are fast (:func:`bf16_matmul_is_fast`) and the similarity product is large
+    enough for them to pay, :math:`n^2 d \ge` ``min_product`` (:data:`BF16_MIN_PRODUCT`);
+    float32 otherwise.
+
+    Measured on this AMX CPU, one thread, loss forward + backward, float32 / bfloat16 time:
+    d = 64: n = 300 0.99x, 600 1.30x, 1,000 2.2x; d = 512: n = 300 1.5x, 1,000 2.4x, 2,000
+    3.0x, 2,708 4.1x, 8,192 3.9x, 16,384 3.4x (``n^2 d`` below ~2^25 gains nothing, so
+    small graphs keep exact float32 arithmetic for free). The similarity products are then
+    most of the run from Cora's size up: the documented Cora call (n = 2,708, d = 512,
+    ``benchmarks/bench_magi_bf16.py --seeds 0 1 2 3 4 --modes bfloat16 float32``) takes
+    25.3 CPU s per run in bfloat16 against 73.5 s in float32 (2.9x; the published V100 time,
+    51.3 s, is met only in bfloat16) at the same quality: NMI 58.79 vs 58.85 (seeds 0-4,
+    seed by seed within 0.6 except one KMeans outlier). bfloat16 rounding moves the gradient
+    by ~0.17% of its norm, at every size (d = 512, n = 1,000 to 16,384).
+    """
+    if not bf16_matmul_is_fast(device):
+        return False
+    return num_rows * num_rows * channels >= min_product
 
 
 def _masked_exp(rows: Tensor, z: Tensor, right: Tensor, anchors: Tensor, tau: float,
@@ -275,9 +304,10 @@ def modularity_info_nce(z: Tensor, pos_pairs: Tensor, tau: float,
     above ``block_entries`` similarities the anchor rows go in blocks whose exponentials are
     recomputed in the backward pass instead of kept, so no ``n x n`` matrix is held (one
     ``n x n`` matrix below the limit). ``bf16`` takes the similarity products and the
-    exponentials in bfloat16 with float32 sums (``None``: where :func:`bf16_matmul_is_fast`),
-    ~2x faster per epoch on such CPUs; the loss moves by ~1e-3 of its value, the gradient by
-    ~0.3% of its largest entry, and the Cora figures of the YAML comment are measured so.
+    exponentials in bfloat16 with float32 sums (``None``: :func:`use_bf16`, i.e. on CPUs with
+    fast bfloat16 products and only for products of at least :data:`BF16_MIN_PRODUCT`
+    multiply-adds), ~4x faster for the loss on such CPUs; the loss moves by ~2e-4 of its
+    value, the gradient by ~0.2% of its norm.
     When every row is an anchor (or at least :data:`ALL_ROWS_SHARE` of them, the others then
     taken with weight 0), the backward pass uses the symmetry of the similarities: one product
     of each block of rows with ``[n, 2d]``, no transposed product (a mini-batch of the
@@ -287,7 +317,7 @@ def modularity_info_nce(z: Tensor, pos_pairs: Tensor, tau: float,
     if pos_pairs.size(1) == 0:
         return z.sum() * 0.0
     if bf16 is None:
-        bf16 = bf16_matmul_is_fast(z.device)
+        bf16 = use_bf16(z.size(0), z.size(1), z.device)
     rows = max(1, block_entries // max(1, z.size(0)))
     pairs = _pairs_of(pos_pairs, z.size(0), bool(per_anchor))
     return _ModularityInfoNCE.apply(z, pairs, float(tau), rows, bool(bf16))
@@ -395,8 +425,12 @@ class MAGI(TrainableModel):
         num_walks (int, optional): walks per node for the positive pairs
             (keyword-only; ``None``: 100 full graph, 20 mini-batch, the helpers' defaults).
         walk_length (int, optional): steps per walk (``None``: 2 full graph, 4 mini-batch).
-        bf16 (bool, optional): similarity products in bfloat16 (``None``: on CPUs with AMX,
-            where they are ~2x faster per epoch; see :func:`modularity_info_nce`).
+        bf16 (bool, optional): similarity products in bfloat16 (``None``: :func:`use_bf16`,
+            on CPUs with AMX for similarity products of at least :data:`BF16_MIN_PRODUCT`
+            multiply-adds: Cora's full graph and anything larger, not a tiny graph). The
+            documented Cora call, seeds 0-4: 58.79 NMI in 25.3 CPU s per run in bfloat16,
+            58.85 in 73.5 s in float32 (``benchmarks/bench_magi_bf16.py``); seeds 5-9 in
+            bfloat16 59.25, seeds 0-9 59.02 +- 0.88 (``benchmarks/bench_documented.py``).
         per_anchor (bool): weigh each pair of anchor :math:`v` by :math:`1/|\mathcal{M}^+_v|`
             and average over the anchors (SupCon-style) instead of the plain mean over all
             pairs (``False``). Default ``True`` by measurement: on Cora with the published

@@ -188,3 +188,34 @@ def test_scaled_unit_rows_match_the_composed_torch_operations(minmax):
     (expected * g).sum().backward()
     assert torch.allclose(z, expected, atol=1e-14)
     assert torch.allclose(ours.grad, auto.grad, atol=1e-10)
+
+
+def test_default_precision_is_float32_for_small_products_and_bf16_for_large(monkeypatch):
+    """bf16=None: bfloat16 only where it is fast and the similarity product n^2 d reaches
+    BF16_MIN_PRODUCT; a tiny graph keeps the exact float32 value even on an AMX CPU, a large
+    product (the Products mini-batches, the 1M-node path) takes bfloat16, and a CPU without
+    fast bfloat16 never does."""
+    import pyagc.models.magi as magi
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(magi, "bf16_matmul_is_fast", lambda device: True)
+    assert not magi.use_bf16(30, 6, cpu)
+    assert magi.use_bf16(22_700, 256, cpu)  # a Products mini-batch of expanded nodes
+    assert magi.use_bf16(2708, 512, cpu)  # Cora, full graph
+    side = math.isqrt(magi.BF16_MIN_PRODUCT // 32)
+    assert not magi.use_bf16(side - 1, 32, cpu) and magi.use_bf16(side + 1, 32, cpu)
+    seen = []
+    apply = magi._ModularityInfoNCE.apply
+    monkeypatch.setattr(magi._ModularityInfoNCE, "apply",
+                        lambda z, pairs, tau, rows, bf16: seen.append(bf16) or apply(
+                            z, pairs, tau, rows, bf16))
+    torch.manual_seed(0)
+    for n in (30, side + 1):
+        z = F.normalize(torch.randn(n, 32), dim=1)
+        pairs = torch.stack([torch.arange(n), torch.arange(n).roll(1)])
+        value = modularity_info_nce(z, pairs, 0.5)
+        exact = modularity_info_nce(z, pairs, 0.5, bf16=False)
+        if n == 30:
+            assert float(value) == float(exact)
+    assert seen == [False, False, True, False]
+    monkeypatch.setattr(magi, "bf16_matmul_is_fast", lambda device: False)
+    assert not magi.use_bf16(22_700, 256, cpu)
