@@ -153,7 +153,7 @@ class GAE(TrainableModel):
 
 
 class _Variational:
-    """Gaussian latent codes for VGAE / ARGVA: the encoder returns ``(mu, logstd)``, read
+    r"""Gaussian latent codes for VGAE / ARGVA: the encoder returns ``(mu, logstd)``, read
     relative to ``log(std_scale)``: :math:`\sigma = \text{std\_scale}\cdot\exp(\text{logstd})`."""
 
     MAX_LOGSTD = 10.0
