@@ -154,3 +154,10 @@ def test_prior_samples_come_from_the_seed():
     real, fake = disc.seen
     assert torch.equal(real, torch.randn(6, 4, generator=torch.Generator().manual_seed(3)))
     assert torch.equal(fake, z)
+
+
+def test_argva_std_scale_default_and_check():
+    assert ARGVA(VarEncoder(16, 8), _disc(8)).std_scale == 0.1
+    assert ARGVA(VarEncoder(16, 8), _disc(8), std_scale=1.0).std_scale == 1.0
+    with pytest.raises(ValueError, match="std_scale"):
+        ARGVA(VarEncoder(16, 8), _disc(8), std_scale=0.0)
