@@ -292,7 +292,8 @@ class TunedGNN(Module):
 
         def conv(layer: int, h: Tensor) -> Tensor:
             out_rows = trimmed.rows(layer + 1)
-            return self.conv_forward(layer, h, *trimmed(layer), out_rows=out_rows)[:out_rows]
+            return first_rows(self.conv_forward(layer, h, *trimmed(layer), out_rows=out_rows),
+                              out_rows)
 
         return self._stack(x, conv, trim=trimmed.rows)
 
