@@ -1,5 +1,5 @@
 """Mini-batch losses that read only the seed rows run the encoder with per-hop trimming
-(two-view methods, DMoN and the graph-objective heads): same loss as the untrimmed pass,
+(two-view methods, DMoN, DinkNet and the graph-objective heads): same loss as the untrimmed pass,
 the hop-2 rows never computed."""
 import pytest
 import torch
@@ -7,7 +7,8 @@ from pyagc.sampling import NeighborLoader
 
 from pyagc.data import make_csbm
 from pyagc.encoders import TunedGNN, create_tuned_gnn
-from pyagc.models import CCASSG, DMoN, GCSBM, MinCut, NS4GC, Neuromap
+from pyagc.models import CCASSG, DMoN, DinkNet, GCSBM, MinCut, NS4GC, Neuromap
+from pyagc.models.dinknet import make_projector
 from pyagc.transforms import GSSLTransform
 
 
@@ -20,7 +21,10 @@ BUILDERS = {
     "CCASSG": lambda enc: CCASSG(enc, *_views()),
     "MinCut": lambda enc: MinCut(enc, 16, 4, head_init="random"),
     "DMoN": lambda enc: DMoN(enc, 16, 4, head_init="random"),
+    "DinkNet": lambda enc: DinkNet(enc, make_projector(16), 4, 16, seed=0),
 }
+#: Encoder passes per loss (two views; DinkNet: the graph and its row-shuffled corruption).
+PASSES = {"NS4GC": 2, "CCASSG": 2, "DinkNet": 2}
 
 
 @pytest.mark.parametrize("name", sorted(BUILDERS))
@@ -39,11 +43,12 @@ def test_seed_row_losses_trim_and_keep_their_value(name, gnn_type, monkeypatch):
             built.set_graph_statistics(graph)
         return built
 
-    trimmed = model().loss_batch(batch).total
-    views = 2 if name in ("NS4GC", "CCASSG") else 1
+    kwargs = {"pretrain": True} if name == "DinkNet" else {}
+    trimmed = model().loss_batch(batch, **kwargs).total
+    views = PASSES.get(name, 1)
     assert seen_rows == [batch.batch_size] * views  # only the seed rows were computed
     monkeypatch.setattr(TunedGNN, "supports_per_hop_trimming", False)
-    untrimmed = model().loss_batch(batch).total
+    untrimmed = model().loss_batch(batch, **kwargs).total
     assert seen_rows[views:] == [batch.num_nodes] * views
     assert torch.allclose(trimmed, untrimmed, atol=1e-5)
 
