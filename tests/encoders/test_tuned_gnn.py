@@ -458,3 +458,31 @@ def test_sage_layerwise_inference_on_whole_graph_rows_equals_eval_forward(aggr):
         expected = enc(graph.x, graph.edge_index)
     out = enc.inference(graph.x, graph.edge_index, batch_size=500)
     assert torch.allclose(out, expected, atol=1e-4), float((out - expected).abs().max())
+
+
+@pytest.mark.parametrize("gnn_type", ["gcn", "sage"])
+def test_inference_normalises_and_activates_row_blocks_in_place(gnn_type):
+    # Eval-mode batch norm (running statistics) and PReLU act row by row, so inference
+    # applies them to blocks of rows of the layer output in place: the same values as on
+    # the whole tensor, without a second [N, width] tensor per step.
+    graph = make_csbm(500, 4, avg_degree=8, num_features=24, seed=0)
+    torch.manual_seed(0)
+    enc = create_tuned_gnn(gnn_type, 24, 16, num_layers=2, norm="batch_norm", act="prelu",
+                           act_last=True)
+    enc(graph.x, graph.edge_index).sum().backward()  # running statistics move off 0 / 1
+    enc.eval()
+    reference = enc(graph.x, graph.edge_index)  # gradients on: whole-tensor steps
+    seen = []
+    enc.norms[0].register_forward_hook(lambda mod, a, out: seen.append(a[0].size(0)))
+    with torch.no_grad():
+        assert torch.allclose(enc.inference(graph.x, graph.edge_index, batch_size=128),
+                              reference, atol=1e-5)
+    assert seen == [128, 128, 128, 116]
+    # Batch norm without running statistics normalises by the batch: whole tensor.
+    enc = create_tuned_gnn(gnn_type, 24, 16, num_layers=2, norm="batch_norm",
+                           norm_kwargs={"track_running_stats": False}).eval()
+    seen = []
+    enc.norms[0].register_forward_hook(lambda mod, a, out: seen.append(a[0].size(0)))
+    with torch.no_grad():
+        enc.inference(graph.x, graph.edge_index, batch_size=128)
+    assert seen == [500]
