@@ -319,6 +319,11 @@ class TunedGNN(Module):
         check_scalar(batch_size, "batch_size", int, min_val=1)
         was_training = self.training
         self.eval()
+        # Whole-graph conversions this call adds to the caches (a CSR adjacency of the
+        # Products-sized graph holds 1.5 GB) are dropped at the end; entries that were
+        # already there (full-batch training's graph) stay.
+        caches = [value for value in vars(self).values() if isinstance(value, TensorCache)]
+        before = [cache.value for cache in caches]
         try:
             x, edge_index, edge_weight = self.prepare_inputs(x, edge_index, edge_weight)
             edge_index, edge_weight = self.prepare_graph(x, edge_index, edge_weight)
@@ -330,6 +335,9 @@ class TunedGNN(Module):
             return self._stack(x, aggregate, block=batch_size)
         finally:
             self.train(was_training)
+            for cache, value in zip(caches, before):
+                if cache.value is not value:
+                    cache.clear()
 
     def layerwise_conv(self, num_nodes: int, edge_index: Tensor, edge_weight: Optional[Tensor],
                        edge_attr: Optional[Tensor], batch_size: int

@@ -486,3 +486,17 @@ def test_inference_normalises_and_activates_row_blocks_in_place(gnn_type):
     with torch.no_grad():
         enc.inference(graph.x, graph.edge_index, batch_size=128)
     assert seen == [500]
+
+
+def test_inference_drops_the_conversions_it_cached_and_keeps_the_others():
+    graph = make_csbm(300, 3, avg_degree=6, num_features=12, seed=0)
+    enc = create_tuned_gnn("gcn", 12, 8, num_layers=2).eval()
+    with torch.no_grad():
+        enc.inference(graph.x, graph.edge_index, batch_size=64)
+    assert enc._adj_t.value is None  # the whole-graph CSR adjacency is not kept
+    enc.train()
+    enc(graph.x, graph.edge_index)  # full-batch training converts the graph once ...
+    kept = enc._adj_t.value
+    with torch.no_grad():
+        enc.inference(graph.x, graph.edge_index, batch_size=64)
+    assert kept is not None and enc._adj_t.value is kept  # ... and keeps it
