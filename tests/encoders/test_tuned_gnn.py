@@ -500,3 +500,26 @@ def test_inference_drops_the_conversions_it_cached_and_keeps_the_others():
     with torch.no_grad():
         enc.inference(graph.x, graph.edge_index, batch_size=64)
     assert kept is not None and enc._adj_t.value is kept  # ... and keeps it
+
+
+@pytest.mark.parametrize("improved", [False, True])
+@pytest.mark.parametrize("self_loops", [False, True])
+def test_gcn_normalisation_on_csr_equals_pyg_gcn_norm(improved, self_loops):
+    # Built on the CSR arrays (no [2, E] edge lists): the same operator as PyG's gcn_norm,
+    # also with existing and repeated self-loops, and the input left untouched.
+    from torch_geometric.nn.conv.gcn_conv import gcn_norm
+    from pyagc.encoders.tuned_gnn import _gcn_normalise
+    gen = torch.Generator().manual_seed(0)
+    edges = torch.cat([torch.randint(0, 50, (2, 400), generator=gen),
+                       torch.tensor([[3, 3, 7], [3, 3, 7]])], dim=1)
+    adj = to_sparse_adjacency(edges, 60)  # nodes 50-59 have no edges
+    values = adj.values().clone()
+    ours, none = _gcn_normalise(adj, None, 60, torch.float32, improved, self_loops)
+    ref, _ = gcn_norm(adj, None, 60, improved, self_loops, "source_to_target", torch.float32)
+    assert none is None and ours.layout == torch.sparse_csr
+    assert torch.allclose(ours.to_dense(), ref.to_dense(), atol=1e-6)
+    assert torch.equal(adj.values(), values)
+    crow, col = ours.crow_indices(), ours.col_indices()
+    for i in range(60):  # columns stay sorted within each row
+        row = col[crow[i]:crow[i + 1]]
+        assert bool((row[1:] >= row[:-1]).all())
