@@ -1,7 +1,8 @@
 """Products-sized deep table: one whole mini-batch epoch and a full-graph inference per method.
 
     python benchmarks/bench_products_deep.py --graph-cache /tmp/scale2/products_like.pt \
-        [--methods GAE DGI ...] [--threads 2] [--train-budget 540] [--timeout 900]
+        [--methods GAE DGI ...] [--threads 2] [--train-budget 540] [--timeout 900] \
+        [--max-rss-gb 20]
 
 The graph is :func:`pyagc.data.make_products_like` at full size (2,449,029 nodes, 121,851,230
 directed edges, 100 features, 47 blocks), generated once into ``--graph-cache``
@@ -176,6 +177,18 @@ def child(args) -> None:
         json.dump(row, fh)
 
 
+def _rss_gb(pid: int) -> float:
+    """Resident memory of process ``pid`` in GiB (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 2 ** 20
+    except OSError:
+        pass
+    return 0.0
+
+
 def run_child(method: str, args) -> dict:
     out = tempfile.NamedTemporaryFile(prefix=f"products_{method}_", suffix=".json",
                                       delete=False).name
@@ -188,18 +201,21 @@ def run_child(method: str, args) -> dict:
         cmd += ["--set", item]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, start_new_session=True)
-    status, usage, killed = None, None, False
+    status, usage, killed = None, None, None
     while status is None:
         pid, status_code, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             status = status_code
             break
         if time.perf_counter() - start > args.timeout:
+            killed = "killed (timeout)"
+        elif args.max_rss_gb and _rss_gb(proc.pid) > args.max_rss_gb:
+            killed = f"stopped (RSS over {args.max_rss_gb:g} GB)"
+        if killed:
             os.killpg(proc.pid, signal.SIGKILL)
             _, status, usage = os.wait4(proc.pid, 0)
-            killed = True
             break
-        time.sleep(1.0)
+        time.sleep(0.5)
     proc.returncode = status
     row = {"method": method, "wall_s": time.perf_counter() - start,
            "rss_gb": usage.ru_maxrss / 2 ** 20, "cpu_s": usage.ru_utime + usage.ru_stime}
@@ -207,7 +223,7 @@ def run_child(method: str, args) -> dict:
         with open(out) as fh:
             row.update(json.load(fh))
     else:
-        row["failed"] = "killed (timeout)" if killed else f"exit status {status}"
+        row["failed"] = killed or f"exit status {status}"
     os.unlink(out)
     return row
 
@@ -249,6 +265,9 @@ def main() -> None:
                         help="seconds after which a training pass stops (reported as partial)")
     parser.add_argument("--timeout", type=float, default=1200.0,
                         help="seconds after which a child is killed")
+    parser.add_argument("--max-rss-gb", type=float, default=None,
+                        help="stop a child whose resident memory exceeds this many GiB "
+                             "(row 'stopped'; checked every 0.5 s)")
     parser.add_argument("--set", action="append", default=None,
                         help="config override KEY=VALUE for every method (e.g. "
                              "train.layerwise_batch_size=32768)")
