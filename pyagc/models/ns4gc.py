@@ -127,8 +127,9 @@ class NS4GC(TwoViewModel):
       exact term; ``O(num_samples (D + log E))`` time. The sampled similarities are one
       sampled dense-dense product on the pairs' CSR pattern and the backward pass two sparse
       products (:func:`~pyagc.ops.sparse.pattern_sddmm`), not gathers of two ``[K, D]`` row
-      sets: at 16,384 seeds, 256 columns and the default ``32 N`` pairs, 4.0 s forward and
-      2.2 s backward before, ~0.1 s each now (``benchmarks/bench_batch_cost.py``).
+      sets: at 16,384 seeds, 256 columns and the default ``32 N`` pairs (one thread), 4.0 s
+      forward and 2.2 s backward with the gathers, 0.17 s and 0.15 s now, the draws
+      included.
 
     Args:
         encoder: shared encoder, ``(x [N, F], edge_index [2, E]) -> [N, D]``.
