@@ -38,7 +38,7 @@ normalisation (``TunedGCN``), Neuromap's second row also the SciPy flow build
 (``compute_flow``)::
 
     python benchmarks/bench_products_deep.py --graph-cache /tmp/products_like.pt \
-        --methods NS4GC CCASSG MinCut DMoN Neuromap GCSBM --threads 1 \
+        --methods NS4GC CCASSG MinCut DMoN Neuromap GCSBM GBT --threads 1 \
         --train-budget 3000 --timeout 3600 --max-rss-gb 20
 
 | method | config | epoch s | passes (stage batches/total s) | train s | infer s | KMeans s | score s | peak RSS GB | NMI (1 epoch) | published V100 total s |
@@ -51,6 +51,7 @@ normalisation (``TunedGCN``), Neuromap's second row also the SciPy flow build
 | Neuromap | gcn 64x1, batch 4096, fan-out 10 | 45.1 | train 598/598 45.1 s | 328.1 | 51.0 | - | 7.9 | 16.68 | 11.64 | 1,380 |
 | Neuromap * | gcn 64x1, batch 4096, fan-out 10 | 22.4 | train 598/598 22.4 s | 138.9 | 34.0 | - | 7.8 | 11.57 | 11.64 | 1,380 |
 | GCSBM * | gcn 64x1, batch 4096, fan-out 10 | 23.7 | warmup 598/598 24.4 s; train 598/598 23.7 s | 89.7 | 43.5 | - | 13.7 | 12.95 | 6.00 | - |
+| GBT * | gcn 512x2, batch 16384, fan-out 10 | 793.3 | train 150/150 793.3 s | 807.5 | 128.7 | 118.4 | 8.5 | 19.57 | 37.68 | - |
 
 Per batch against the previous session's partial rows (same configurations, same graph;
 not back to back): NS4GC 3.4 s (49 s before), CCASSG 5.0 s (45 s), MinCut 0.56 s (4.1 s),
@@ -59,8 +60,9 @@ Neuromap's time outside its batches (``train s`` minus the epoch: mostly the who
 flow, ``compute_flow``) fell from 283 s to 116 s with the SciPy build and products. GAE and DGI were
 not re-run: their training step is unchanged (they trimmed already); their previous partial
 rows (GAE 129/150 batches in 544 s -> 633 s per epoch, 13.7 GB; DGI 17/75 in 124 s -> 546 s,
-14.0 GB; previous SAGE inference, 172-176 s) stand. Not run (session time): S3GC, DinkNet,
-DAEGC, VGAE, MAGI (the 20,000-node smoke run, ``--nodes 20000``, passes for all of them but
+14.0 GB; previous SAGE inference, 172-176 s) stand. GBT (never run before) trains like
+CCASSG (5.3 s per batch, 19.6 GB: its 512-wide inference). Not run (session time): S3GC,
+DinkNet, DAEGC, VGAE, MAGI (the 20,000-node smoke run, ``--nodes 20000``, passes for all of them but
 MAGI, which did not finish within its budget there).
 
 Memory. The joint methods (1-2-layer GCNs of width 64-128) peaked at 15.3-18.1 GB because
@@ -71,7 +73,8 @@ normalisation now works on the CSR arrays (30 bytes per edge) and inference drop
 adjacency it cached: DMoN 15.3 -> 10.2 GB, Neuromap 16.7 -> 11.6 GB, GCSBM
 18.1 -> 13.0 GB (MinCut, 15.4 GB, was not re-run). CCASSG's 19.5 GB is its 512-wide layer-wise
 inference: two ``[N, 512]`` float32 layers (5 GB each) next to the graph and its two CSR
-adjacencies; the batch norm and ReLU that used to add a third and a fourth now run in place.
+adjacencies (GBT's 19.6 GB likewise); the batch norm and ReLU that used to add a third and
+a fourth now run in place.
 
 The published V100 figure is the TOTAL of a whole run (10-1000 epochs, inference, KMeans) on
 a GPU; ours is one epoch on one CPU core, so only orders of magnitude compare: NS4GC's epoch
