@@ -1,7 +1,8 @@
 """Products-sized deep table: one whole mini-batch epoch and a full-graph inference per method.
 
     python benchmarks/bench_products_deep.py --graph-cache /tmp/scale2/products_like.pt \
-        [--methods GAE DGI ...] [--threads 2] [--train-budget 540] [--timeout 900]
+        [--methods GAE DGI ...] [--threads 2] [--train-budget 540] [--timeout 900] \
+        [--max-rss-gb 20]
 
 The graph is :func:`pyagc.data.make_products_like` at full size (2,449,029 nodes, 121,851,230
 directed edges, 100 features, 47 blocks), generated once into ``--graph-cache``
@@ -26,46 +27,59 @@ before inference (build, ``prepare``, loaders, every stage, cluster-centre initi
 clustering step (decoupled methods); ``score s`` the metrics on 122M edges. NMI after one
 epoch is not a quality figure (the published rows train 10-1000 epochs).
 
-Measured (2-core machine, two threads, ANOTHER JOB HOLDING ONE CORE throughout: load 2.4-2.9,
-so wall seconds are roughly CPU seconds of one core). The training budget was cut to fit the
-session: GAE 540 s, DGI 120 s, the others 90 s; "partial" rows extrapolate the batches done
-to the whole epoch (batch times are steady after the first). Inference: GAE and DGI ran the
-previous SAGE layer-wise path (per-batch subgraphs; for this encoder alone
-``bench_layerwise_inference.py --products-like`` measures 150.9 s / 13.9 GB for it against
-64.5 s / 9.3 GB now); DMoN, NS4GC and MinCut the current SAGE path but the previous
-``_stack``; CCASSG and later rows the current code (row-block GCN layers, one
-``[N, width]`` tensor alive at a time). The first CCASSG run (previous code) was killed by
-the kernel at 22.9 GB in inference.
+Measured (2-core machine, ``--threads 1``, another job holding the other core throughout:
+load 2.0-2.7, up to 4 while MinCut's inference and DMoN's epoch overlapped test runs), every
+row a WHOLE epoch (``--train-budget 3000``; no row extrapolated), ``--max-rss-gb 20``
+(CCASSG's first run, with the previous inference code, was stopped at 20.9 GB). Code: the
+commit adding per-hop trimming to the seed-row losses (NS4GC, CCASSG, MinCut, DMoN,
+Neuromap, GCSBM) and NS4GC's sparse sampled term (``benchmarks/bench_batch_cost.py``);
+rows marked * also ran the in-place row-block inference and the CSR-native GCN
+normalisation (``TunedGCN``), Neuromap's second row also the SciPy flow build
+(``compute_flow``)::
+
+    python benchmarks/bench_products_deep.py --graph-cache /tmp/products_like.pt \
+        --methods NS4GC CCASSG MinCut DMoN Neuromap GCSBM GBT --threads 1 \
+        --train-budget 3000 --timeout 3600 --max-rss-gb 20
 
 | method | config | epoch s | passes (stage batches/total s) | train s | infer s | KMeans s | score s | peak RSS GB | NMI (1 epoch) | published V100 total s |
 |---|---|---|---|---|---|---|---|---|---|---|
-| GAE | sage 256x2, batch 16384, fan-out 10 | 633 (partial: 129/150 batches in 544 s) | train 129/150 544.4 s | 560.9 | 176.1 | 106.9 | 5.0 | 13.71 | 13.80 | 1,567 |
-| DGI | sage 256x2, batch 32768, fan-out 10 | 546 (partial: 17/75 batches in 124 s) | train 17/75 123.8 s | 131.2 | 171.7 | 198.0 | 6.8 | 14.01 | 7.24 | 3,019 |
-| DMoN | gcn 64x1, batch 4096, fan-out 10 | 114 (partial: 478/598 batches in 91 s) | train 478/598 91.0 s | 99.6 | 58.4 | - | 5.2 | 15.32 | 4.55 | 1,373 |
-| NS4GC | sage 256x2, batch 16384, fan-out 10 | 7,416 (partial: 2/150 batches in 99 s) | train 2/150 98.9 s | 111.6 | 78.7 | 129.5 | 5.6 | 15.73 | 6.71 | 2,234 |
-| MinCut | gcn 128x2, batch 4096, fan-out 10 | 2,452 (partial: 22/598 batches in 90 s) | train 22/598 90.2 s | 105.2 | 61.1 | - | 8.9 | 15.36 | 0.73 | 1,953 |
-| CCASSG | gcn 512x2, batch 16384, fan-out 10 | 6,686 (partial: 3/150 batches in 134 s) | train 3/150 133.7 s | 146.5 | 114.6 | 233.7 | 7.1 | **21.08** | 55.26 | 2,709 |
-| Neuromap | gcn 64x1, batch 4096, fan-out 10 | 268 (partial: 202/598 batches in 90 s) | train 202/598 90.4 s | 282.5 | 44.3 | - | 7.8 | **16.66** | 6.68 | 1,380 |
-| GCSBM | gcn 64x1, batch 4096, fan-out 10 | 244 (partial: 223/598 batches in 91 s; warm-up stage 317/598 in 90 s -> 170 s) | warmup 317/598 90.0 s; train 223/598 91.0 s | 220.1 | 45.9 | - | 8.1 | **18.05** | 6.94 | - |
+| NS4GC | sage 256x2, batch 16384, fan-out 10 | 516.6 | train 150/150 516.6 s | 540.1 | 85.0 | 48.8 | 8.0 | 12.51 | 25.79 | 2,234 |
+| CCASSG * | gcn 512x2, batch 16384, fan-out 10 | 748.9 | train 150/150 748.9 s | 762.7 | 130.6 | 106.4 | 8.7 | 19.54 | 55.09 | 2,709 |
+| MinCut | gcn 128x2, batch 4096, fan-out 10 | 337.8 | train 598/598 337.8 s | 354.2 | 136.0 | - | 13.1 | 15.42 | 1.77 | 1,953 |
+| DMoN | gcn 64x1, batch 4096, fan-out 10 | 32.8 | train 598/598 32.8 s | 48.8 | 90.1 | - | 20.6 | 15.28 | 8.50 | 1,373 |
+| DMoN * | gcn 64x1, batch 4096, fan-out 10 | 22.4 | train 598/598 22.4 s | 37.8 | 33.7 | - | 9.0 | 10.18 | 8.50 | 1,373 |
+| Neuromap | gcn 64x1, batch 4096, fan-out 10 | 45.1 | train 598/598 45.1 s | 328.1 | 51.0 | - | 7.9 | 16.68 | 11.64 | 1,380 |
+| Neuromap * | gcn 64x1, batch 4096, fan-out 10 | 22.4 | train 598/598 22.4 s | 138.9 | 34.0 | - | 7.8 | 11.57 | 11.64 | 1,380 |
+| GCSBM * | gcn 64x1, batch 4096, fan-out 10 | 23.7 | warmup 598/598 24.4 s; train 598/598 23.7 s | 89.7 | 43.5 | - | 13.7 | 12.95 | 6.00 | - |
+| GBT * | gcn 512x2, batch 16384, fan-out 10 | 793.3 | train 150/150 793.3 s | 807.5 | 128.7 | 118.4 | 8.5 | 19.57 | 37.68 | - |
 
-Not run (session time): S3GC, DinkNet, DAEGC, GBT, VGAE, MAGI (the 20,000-node smoke run,
-``--nodes 20000``, passes for all of them but MAGI, which did not finish within its budget
-there). Neuromap's ``train s`` exceeds its epoch by 190 s spent outside the batches (its
-``prepare`` / loader set-up, not profiled). The joint methods (DMoN, MinCut, Neuromap,
-GCSBM: 1-2-layer GCNs) peak at 15.3-18.1 GB although their encoders are small: not
-profiled yet; the graph (3 GB), the loader's CSC copy and the encoder's two cached CSR
-adjacencies (raw and normalised, ~1.5 GB each) are the candidates.
+Per batch against the previous session's partial rows (same configurations, same graph;
+not back to back): NS4GC 3.4 s (49 s before), CCASSG 5.0 s (45 s), MinCut 0.56 s (4.1 s),
+DMoN 0.037-0.055 s (0.19 s), Neuromap 0.037-0.075 s (0.45 s), GCSBM 0.040 s (0.41 s).
+Neuromap's time outside its batches (``train s`` minus the epoch: mostly the whole graph's
+flow, ``compute_flow``) fell from 283 s to 116 s with the SciPy build and products. GAE and DGI were
+not re-run: their training step is unchanged (they trimmed already); their previous partial
+rows (GAE 129/150 batches in 544 s -> 633 s per epoch, 13.7 GB; DGI 17/75 in 124 s -> 546 s,
+14.0 GB; previous SAGE inference, 172-176 s) stand. GBT (never run before) trains like
+CCASSG (5.3 s per batch, 19.6 GB: its 512-wide inference). Not run (session time): S3GC,
+DinkNet, DAEGC, VGAE, MAGI (the 20,000-node smoke run, ``--nodes 20000``, passes for all of them but
+MAGI, which did not finish within its budget there).
+
+Memory. The joint methods (1-2-layer GCNs of width 64-128) peaked at 15.3-18.1 GB because
+``gcn_norm`` of PyG turned the whole-graph CSR adjacency into ``[2, E]`` edge lists and back
+to add the self-loops: 78 bytes of peak per edge (9 GB here) on top of the graph (3 GB),
+the CSR adjacency (1.5 GB) and, during training, the loader's CSC copy (2 GB). The
+normalisation now works on the CSR arrays (30 bytes per edge) and inference drops the
+adjacency it cached: DMoN 15.3 -> 10.2 GB, Neuromap 16.7 -> 11.6 GB, GCSBM
+18.1 -> 13.0 GB (MinCut, 15.4 GB, was not re-run). CCASSG's 19.5 GB is its 512-wide layer-wise
+inference: two ``[N, 512]`` float32 layers (5 GB each) next to the graph and its two CSR
+adjacencies (GBT's 19.6 GB likewise); the batch norm and ReLU that used to add a third and
+a fourth now run in place.
 
 The published V100 figure is the TOTAL of a whole run (10-1000 epochs, inference, KMeans) on
-a GPU; ours is one epoch on about one CPU core, so only orders of magnitude compare: GAE's
-epoch is 40 % of the published 20-epoch total, DMoN's 8 % of its total; NS4GC's (49 s per batch: its
-loss compares all pairs of the 16,384 seeds) and CCASSG's (45 s per batch: a 512-wide GCN
-over two augmented 2-hop views of 16,384 seeds) cost 2-3x a published run per epoch.
-Memory: GAE, DGI, DMoN, NS4GC and MinCut stay under 16 GB; CCASSG does not: its TRAINING batches
-(512-wide activations of two views of ~1.8M sampled nodes) alone reach ~19.4 GB; its
-published configuration needs a smaller batch on a 16 GB machine. KMeans on 256- and
-512-wide embeddings (107-234 s) costs far more than on SSGC's 100 columns (11 s); not
-profiled yet.
+a GPU; ours is one epoch on one CPU core, so only orders of magnitude compare: NS4GC's epoch
+is 23 % of its published 20-epoch total, CCASSG's 28 % of its 10-epoch total, MinCut's 17 %
+of its total, DMoN's 2 %.
 """
 from __future__ import annotations
 
@@ -176,6 +190,18 @@ def child(args) -> None:
         json.dump(row, fh)
 
 
+def _rss_gb(pid: int) -> float:
+    """Resident memory of process ``pid`` in GiB (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 2 ** 20
+    except OSError:
+        pass
+    return 0.0
+
+
 def run_child(method: str, args) -> dict:
     out = tempfile.NamedTemporaryFile(prefix=f"products_{method}_", suffix=".json",
                                       delete=False).name
@@ -188,18 +214,21 @@ def run_child(method: str, args) -> dict:
         cmd += ["--set", item]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, start_new_session=True)
-    status, usage, killed = None, None, False
+    status, usage, killed = None, None, None
     while status is None:
         pid, status_code, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             status = status_code
             break
         if time.perf_counter() - start > args.timeout:
+            killed = "killed (timeout)"
+        elif args.max_rss_gb and _rss_gb(proc.pid) > args.max_rss_gb:
+            killed = f"stopped (RSS over {args.max_rss_gb:g} GB)"
+        if killed:
             os.killpg(proc.pid, signal.SIGKILL)
             _, status, usage = os.wait4(proc.pid, 0)
-            killed = True
             break
-        time.sleep(1.0)
+        time.sleep(0.5)
     proc.returncode = status
     row = {"method": method, "wall_s": time.perf_counter() - start,
            "rss_gb": usage.ru_maxrss / 2 ** 20, "cpu_s": usage.ru_utime + usage.ru_stime}
@@ -207,7 +236,7 @@ def run_child(method: str, args) -> dict:
         with open(out) as fh:
             row.update(json.load(fh))
     else:
-        row["failed"] = "killed (timeout)" if killed else f"exit status {status}"
+        row["failed"] = killed or f"exit status {status}"
     os.unlink(out)
     return row
 
@@ -249,6 +278,9 @@ def main() -> None:
                         help="seconds after which a training pass stops (reported as partial)")
     parser.add_argument("--timeout", type=float, default=1200.0,
                         help="seconds after which a child is killed")
+    parser.add_argument("--max-rss-gb", type=float, default=None,
+                        help="stop a child whose resident memory exceeds this many GiB "
+                             "(row 'stopped'; checked every 0.5 s)")
     parser.add_argument("--set", action="append", default=None,
                         help="config override KEY=VALUE for every method (e.g. "
                              "train.layerwise_batch_size=32768)")

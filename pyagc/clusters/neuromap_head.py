@@ -6,15 +6,17 @@ Neural Networks", NeurIPS 2024; the map equation of Rosvall and Bergstrom, PNAS 
 from __future__ import annotations
 
 import math
-import warnings
 from typing import NamedTuple, Optional, Tuple
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from pyagc.clusters.dmon_head import collapse_loss
 from pyagc.clusters.soft_assignment import (SoftAssignmentHead, adjacency_product,
                                             sparse_product, xlogx)
+from pyagc.ops.adjacency import adjacency_csr
+from pyagc.ops.sparse import csr_tensor
 from pyagc.utils.cache import TensorCache
 from pyagc.utils.validation import check_edge_index, check_scalar
 
@@ -66,14 +68,31 @@ def compute_flow(edge_index: Tensor, num_nodes: int, edge_weight: Optional[Tenso
     teleport = d_in / total
     dangling = d_out <= 0
     inv_out = torch.where(dangling, torch.zeros_like(d_out), 1.0 / d_out.clamp_min(1e-300))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # sparse CSR is beta
-        trans_t = torch.sparse_coo_tensor(torch.stack([dst, src]), w * inv_out[src],
-                                          (num_nodes, num_nodes)).coalesce().to_sparse_csr()
+    # One CSR pattern of the links (rows = targets, repeated links summed) serves the walk's
+    # transposed transition matrix and the flow matrix: SciPy's linear counting sort, built
+    # once, instead of two sorts of [2, E] coordinate lists (``coalesce``): on the
+    # Products-sized graph those took about a minute and held two [2, E] int64 copies.
+    # On the CPU the power iteration multiplies with SciPy's CSR matrix-vector product (half
+    # the time of torch's sparse product in float64: 23 against 45 ms at 9.8M links).
+    pattern = adjacency_csr(edge_index, num_nodes, w, add_self_loops=False)
+    crow = torch.from_numpy(pattern.indptr.astype(np.int64)).to(device)
+    col = torch.from_numpy(pattern.indices.astype(np.int64)).to(device)
+    w_t = torch.from_numpy(pattern.data).to(device, torch.float64)
+    if device.type == "cpu":
+        pattern.data = pattern.data * inv_out.numpy()[pattern.indices]
+
+        def walk(q: Tensor) -> Tensor:
+            return torch.from_numpy(pattern @ q.numpy())
+    else:
+        trans_t = csr_tensor(crow, col, w_t * inv_out[col], (num_nodes, num_nodes))
+
+        def walk(q: Tensor) -> Tensor:
+            return torch.sparse.mm(trans_t, q.unsqueeze(1)).squeeze(1)
     p = torch.full((num_nodes,), 1.0 / num_nodes, dtype=torch.float64, device=device)
     for _ in range(int(n_iters)):
         lost = alpha + (1 - alpha) * p[dangling].sum()
-        p = lost * teleport + (1 - alpha) * torch.sparse.mm(trans_t, p.unsqueeze(1)).squeeze(1)
+        p = lost * teleport + (1 - alpha) * walk(p)
+    del walk, pattern
     coef = alpha / total + (1 - alpha) * p * inv_out
     flow = coef[src] * w
     norm = flow.sum()
@@ -81,11 +100,9 @@ def compute_flow(edge_index: Tensor, num_nodes: int, edge_weight: Optional[Tenso
     flow = flow / norm
     visit = torch.zeros(num_nodes, dtype=torch.float64, device=device).index_add_(0, dst, flow)
     entropy = float(-xlogx(visit).sum() / _LN2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        flow_t = torch.sparse_coo_tensor(torch.stack([dst, src]), flow,
-                                         (num_nodes, num_nodes)).coalesce().to_sparse_csr()
-    return Flow(flow_t.to(dtype), visit.to(dtype), coef.to(dtype), entropy)
+    # f_uv = coef_u w_uv on the same pattern (repeated links: coef_u times their summed weight).
+    flow_t = csr_tensor(crow, col, (w_t.mul_(coef[col])).to(dtype), (num_nodes, num_nodes))
+    return Flow(flow_t, visit.to(dtype), coef.to(dtype), entropy)
 
 
 def map_equation(module_flow: Tensor, module_visits: Tensor, node_entropy: float) -> Tensor:

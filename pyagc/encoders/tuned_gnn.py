@@ -292,7 +292,8 @@ class TunedGNN(Module):
 
         def conv(layer: int, h: Tensor) -> Tensor:
             out_rows = trimmed.rows(layer + 1)
-            return self.conv_forward(layer, h, *trimmed(layer), out_rows=out_rows)[:out_rows]
+            return first_rows(self.conv_forward(layer, h, *trimmed(layer), out_rows=out_rows),
+                              out_rows)
 
         return self._stack(x, conv, trim=trimmed.rows)
 
@@ -307,14 +308,22 @@ class TunedGNN(Module):
         Each layer's messages are computed for ``batch_size`` target nodes at a time with
         their full in-neighbourhoods, so the ``[E, width]`` message tensors of PyG layers
         never exist for the whole graph; the layer outputs (``[N, width]``) are kept, and
-        normalisation, activation and jumping knowledge then run on whole layers exactly as
-        in :meth:`forward`. GCN layers on the CSR adjacency aggregate a whole layer in one
+        normalisation, activation and jumping knowledge then run as in :meth:`forward` --
+        row-wise ones (eval-mode batch norm with running statistics, layer norm, entry-wise
+        activations) in place on blocks of ``batch_size`` rows, so that each layer holds one
+        ``[N, width]`` tensor instead of one per step (5 GB each for 512 columns on 2.4M
+        nodes). GCN layers on the CSR adjacency aggregate a whole layer in one
         SpMM, which needs no batching. Memory: ``O(N * width + batch edges * width)``.
         """
         self._check_inputs(x, edge_index)
         check_scalar(batch_size, "batch_size", int, min_val=1)
         was_training = self.training
         self.eval()
+        # Whole-graph conversions this call adds to the caches (a CSR adjacency of the
+        # Products-sized graph holds 1.5 GB) are dropped at the end; entries that were
+        # already there (full-batch training's graph) stay.
+        caches = [value for value in vars(self).values() if isinstance(value, TensorCache)]
+        before = [cache.value for cache in caches]
         try:
             x, edge_index, edge_weight = self.prepare_inputs(x, edge_index, edge_weight)
             edge_index, edge_weight = self.prepare_graph(x, edge_index, edge_weight)
@@ -323,9 +332,12 @@ class TunedGNN(Module):
                                for i in range(0, x.size(0), batch_size)])
             aggregate = self.layerwise_conv(x.size(0), edge_index, edge_weight, edge_attr,
                                             batch_size)
-            return self._stack(x, aggregate)
+            return self._stack(x, aggregate, block=batch_size)
         finally:
             self.train(was_training)
+            for cache, value in zip(caches, before):
+                if cache.value is not value:
+                    cache.clear()
 
     def layerwise_conv(self, num_nodes: int, edge_index: Tensor, edge_weight: Optional[Tensor],
                        edge_attr: Optional[Tensor], batch_size: int
@@ -377,10 +389,12 @@ class TunedGNN(Module):
                              f"{tuple(edge_index.shape)}.")
 
     def _stack(self, x: Tensor, conv: Callable[[int, Tensor], Tensor],
-               trim: Optional[Callable[[int], int]] = None) -> Tensor:
+               trim: Optional[Callable[[int], int]] = None, block: int = 65536) -> Tensor:
         """The layers after their convolutions (residual, normalisation, activation,
         dropout, jumping knowledge), with ``conv(layer, h)`` giving each convolution and
-        ``trim(layer)`` the number of rows layer ``layer`` keeps (per-hop trimming)."""
+        ``trim(layer)`` the number of rows layer ``layer`` keeps (per-hop trimming); without
+        gradients, row-wise normalisation and activation run in place on ``block`` rows at a
+        time."""
         outputs: List[Tensor] = []
         for layer in range(self.num_layers):
             if trim is not None:
@@ -393,11 +407,15 @@ class TunedGNN(Module):
             # One [N, width] layer alive at a time where autograd does not keep them: the
             # layer input is dropped once read, and normalisation and activation are applied
             # one after the other (full-graph inference of a 512-wide encoder on 2.4M nodes
-            # holds 5 GB per such tensor).
+            # holds 5 GB per such tensor) -- in place on row blocks when both act row by
+            # row (inference), so that neither makes a second [N, width] tensor.
             x = None
-            for step in ((self.acts[layer], self.norms[layer]) if self.act_first
-                         else (self.norms[layer], self.acts[layer])):
-                h = step(h)
+            steps = ((self.acts[layer], self.norms[layer]) if self.act_first
+                     else (self.norms[layer], self.acts[layer]))
+            if (self.training or torch.is_grad_enabled()
+                    or not _rowwise_in_place(h, steps, block)):
+                for step in steps:
+                    h = step(h)
             if layer < self.num_layers - 1 or self.jk_mode is not None:
                 h = F.dropout(h, p=self.dropout, training=self.training)
             x = h
@@ -508,6 +526,37 @@ def layerwise_inference(module: Module, batch_size: Optional[int] = 65536,
             encoder.layerwise_batch_size = value
 
 
+#: Activations that act entry by entry (PReLU per channel), so row blocks can go one by one.
+_ROWWISE_ACTS = (Identity, torch.nn.ReLU, torch.nn.PReLU, torch.nn.SELU, torch.nn.ELU,
+                 torch.nn.CELU, torch.nn.LeakyReLU, torch.nn.GELU, torch.nn.Tanh,
+                 torch.nn.Sigmoid, torch.nn.SiLU, torch.nn.Mish, torch.nn.Softplus,
+                 torch.nn.ReLU6, torch.nn.Hardtanh)
+
+
+def _is_rowwise(step: Module) -> bool:
+    """Whether ``step`` (in eval mode) maps each row on its own: an entry-wise activation,
+    ``LayerNorm``, or a ``BatchNorm1d`` that uses its running statistics."""
+    if isinstance(step, _ROWWISE_ACTS) or isinstance(step, torch.nn.LayerNorm):
+        return True
+    return (isinstance(step, torch.nn.BatchNorm1d) and not step.training
+            and step.running_mean is not None)
+
+
+def _rowwise_in_place(h: Tensor, steps: Tuple[Module, ...], block: int) -> bool:
+    """Apply ``steps`` to ``h`` ``[N, width]`` in place, ``block`` rows at a time, when
+    every step maps rows independently (see :func:`_is_rowwise`; no gradients): the same
+    values as ``steps`` on the whole tensor without a second ``[N, width]`` tensor per step.
+    Returns ``False`` (``h`` untouched) when a step is not row-wise."""
+    if h.layout != torch.strided or h.dim() != 2 or not all(_is_rowwise(s) for s in steps):
+        return False
+    for start in range(0, h.size(0), block):
+        part = h[start:start + block]
+        for step in steps:
+            part = step(part)
+        h[start:start + block] = part
+    return True
+
+
 def _sparse_inputs_option(kwargs: Dict[str, Any]) -> str:
     """Pop and check the ``sparse_inputs`` option of GCN, SAGE and GAT encoders."""
     option = kwargs.pop("sparse_inputs", "auto")
@@ -550,8 +599,54 @@ def _linear(lin: Module, x: Tensor, transposes: TensorCache) -> Tensor:
     return out if lin.bias is None else out + lin.bias
 
 
+def _gcn_normalise_csr(adj_t: Tensor, dtype: torch.dtype, fill: Optional[float]) -> Tensor:
+    r""":math:`\hat D^{-1/2}(A + \text{fill}\,I)\hat D^{-1/2}` of a square CSR ``adj_t``
+    (``fill=None``: no self-loops), computed on the CSR arrays: one diagonal entry is
+    inserted per row at its column position (after an existing self-loop, if any: the
+    product sums both, as PyG's ``gcn_norm`` does by adding a loop to every node and
+    coalescing). The same matrix as ``gcn_norm`` on the CSR tensor up to float rounding, without
+    its two conversions to ``[2, E]`` int64 edge lists and back: 78 bytes of peak memory per
+    edge there (9 GB on the Products-sized graph) against ~30 here."""
+    crow, col = adj_t.crow_indices(), adj_t.col_indices()
+    n, device = adj_t.size(0), col.device
+    values = adj_t.values().to(dtype)
+    counts = crow.diff()
+    if fill is not None:
+        rows = torch.repeat_interleave(torch.arange(n, device=device, dtype=col.dtype), counts)
+        after = col >= rows  # entries that move past the inserted diagonal of their row
+        below = counts - torch.bincount(rows[after], minlength=n)
+        # Old entry e of row i goes to e + i (one diagonal entry per earlier row), + 1 when
+        # it comes after row i's diagonal.
+        pos = torch.arange(col.numel(), device=device).add_(rows).add_(after)
+        del rows, after
+        diag = torch.arange(n, device=device)
+        diag_pos = crow[:-1] + diag + below
+        new_col = col.new_empty(col.numel() + n)
+        new_col[pos] = col
+        new_col[diag_pos] = diag.to(col.dtype)
+        new_values = values.new_empty(col.numel() + n)
+        new_values[pos] = values
+        new_values[diag_pos] = fill
+        del pos
+        crow = crow + torch.arange(n + 1, device=device, dtype=crow.dtype)
+        col, values, counts = new_col, new_values, counts + 1
+    deg = torch.zeros(n, dtype=dtype, device=device).index_add_(
+        0, torch.repeat_interleave(torch.arange(n, device=device), counts), values) \
+        if values.numel() else torch.zeros(n, dtype=dtype, device=device)
+    dis = deg.pow_(-0.5)
+    dis.masked_fill_(dis == float("inf"), 0.0)
+    if fill is None:  # values may still be adj_t's own array
+        values = values.clone()
+    values = values.mul_(torch.repeat_interleave(dis, counts)).mul_(dis[col])
+    return csr_tensor(crow, col, values, (n, adj_t.size(1)))
+
+
 def _gcn_normalise(edge_index: Tensor, edge_weight: Optional[Tensor], num_nodes: int,
                    dtype: torch.dtype, improved: bool, add_self_loops: bool):
+    if (edge_index.layout == torch.sparse_csr and edge_weight is None
+            and edge_index.size(0) == edge_index.size(1) and not edge_index.requires_grad):
+        return _gcn_normalise_csr(edge_index, dtype, (2.0 if improved else 1.0)
+                                  if add_self_loops else None), None
     weight = edge_weight
     if weight is None and edge_index.layout == torch.strided:
         # Explicit unit weights: without them PyG's loop insertion ignores the self-loop

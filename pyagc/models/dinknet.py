@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from pyagc.clusters.dink_head import DinkClusterHead
 from pyagc.models.base import ClusteringModel, LossOutput
 from pyagc.ops.adjacency import normalized_adjacency
-from pyagc.ops.encoder_inputs import to_sparse_features
+from pyagc.ops.encoder_inputs import first_rows, to_sparse_features
 from pyagc.ops.random import DeviceGenerators
 from pyagc.sampling import neighbor_loader
 from pyagc.transforms import mask_feature_columns
@@ -286,14 +286,16 @@ class DinkNet(ClusteringModel):
             x = self._sparse_x(x)
         return mask_feature_columns(x, self.feature_drop, self._rng(x.device))
 
-    def _corrupt(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None
-                 ) -> Tensor:
-        """:math:`\\tilde{\\mathbf{H}}`, the encoding of the corrupted graph."""
+    def _corrupt(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
+                 **kwargs: Any) -> Tensor:
+        """:math:`\\tilde{\\mathbf{H}}`, the encoding of the corrupted graph (``kwargs``: the
+        encoder's per-hop trimming arguments, used with the default row shuffle, which keeps
+        the graph)."""
         if self.corruption is None:
             perm = torch.randperm(x.size(0), generator=self._rng(x.device), device=x.device)
             if getattr(self.encoder, "supports_x_perm", False):
-                return self.encode(x, edge_index, edge_weight, x_perm=perm)
-            return self.encode(x[perm], edge_index, edge_weight)
+                return self.encode(x, edge_index, edge_weight, x_perm=perm, **kwargs)
+            return self.encode(x[perm], edge_index, edge_weight, **kwargs)
         out = self.corruption(x, edge_index)
         x_c, edge_c = out if isinstance(out, tuple) else (out, edge_index)
         return self.encode(x_c, edge_c, edge_weight if edge_c is edge_index else None)
@@ -364,11 +366,13 @@ class DinkNet(ClusteringModel):
         if pretrain:
             inputs["x"] = self.augment(inputs["x"])
         size = int(batch.batch_size)
-        h = self.encode(**inputs)[:size]
+        # Only the seed rows are read: the encoder computes those alone (per-hop trimming).
+        hops = self._per_hop_inputs(batch)
+        h = first_rows(self.encode(**inputs, **hops), size)
         h_corrupt = None
         if pretrain or self.alpha > 0:
-            h_corrupt = self._corrupt(inputs["x"], inputs["edge_index"],
-                                      inputs.get("edge_weight"))[:size]
+            h_corrupt = first_rows(self._corrupt(inputs["x"], inputs["edge_index"],
+                                                 inputs.get("edge_weight"), **hops), size)
         g = None
         if not pretrain and self.power:
             if getattr(batch, "n_id", None) is None:

@@ -14,6 +14,7 @@ from torch_geometric.nn.inits import reset
 from pyagc.clusters.soft_assignment import SeedSubgraph, seed_subgraph
 from pyagc.models.base import ClusteringModel
 from pyagc.ops.degree import degree
+from pyagc.ops.encoder_inputs import first_rows
 
 __all__ = ["GraphObjectiveModel"]
 
@@ -87,13 +88,15 @@ class GraphObjectiveModel(ClusteringModel):
         return self._embed_for_loss(lambda: self.embed(x, edge_index, edge_weight))
 
     def _seed_batch(self, batch: Data) -> Tuple[Tensor, SeedSubgraph]:
-        """Seed embeddings ``[n, H]`` and the seed subgraph with estimator weights."""
+        """Seed embeddings ``[n, H]`` (the encoder with per-hop trimming: only the rows
+        the seeds depend on are computed) and the seed subgraph with estimator weights."""
         if self.global_deg is None:
             raise ValueError(f"Mini-batch {type(self).__name__} needs the whole graph's "
                              "statistics: call model.set_graph_statistics(data) (or "
                              "model.prepare(data)) once before train_batch.")
         size = int(batch.batch_size)
-        z = self._embed_for_loss(lambda: self.encoder(**self._inputs(batch))[:size])
+        z = self._embed_for_loss(lambda: first_rows(self.encoder(
+            **self._inputs(batch), **self._per_hop_inputs(batch)), size))
         sub = seed_subgraph(batch, self.global_num_edges, self.global_num_nodes, z.dtype)
         return z, sub
 

@@ -38,7 +38,11 @@ def permute_rows(x: Tensor, perm: Tensor) -> Tensor:
 
 
 def first_rows(x: Tensor, num_rows: int) -> Tensor:
-    """``x[:num_rows]`` for a dense or a CSR matrix (CSR tensors cannot be sliced)."""
+    """``x[:num_rows]`` for a dense or a CSR matrix (CSR tensors cannot be sliced); ``x``
+    itself when it has at most ``num_rows`` rows (no slice, whose backward pass would
+    allocate and fill a zero gradient of ``x``'s size and copy into it)."""
+    if num_rows >= x.size(0):
+        return x
     if x.layout != torch.sparse_csr:
         return x[:num_rows]
     num_rows = min(int(num_rows), x.size(0))

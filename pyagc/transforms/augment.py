@@ -107,6 +107,8 @@ class RandomMaskFeat(BaseTransform):
     def forward(self, data: Data) -> Data:
         data = _check_data(data, self.__class__.__name__)
         out = _output(data, self.inplace)
+        if self.p == 0.0:  # nothing to mask: no draws (a [N, F] pass per view at scale)
+            return out
         for key in self.node_attrs + self.edge_attrs:
             value = getattr(data, key, None)
             if value is None:

@@ -41,6 +41,11 @@ class TensorCache:
                 return False
         return True
 
+    @property
+    def value(self) -> object:
+        """The remembered value (``None`` when empty)."""
+        return self._value
+
     def clear(self) -> None:
         self._refs: Optional[Tuple[Optional[weakref.ReferenceType], ...]] = None
         self._keys: Tuple[object, ...] = ()

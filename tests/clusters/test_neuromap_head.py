@@ -127,3 +127,24 @@ def test_arguments_are_checked():
         NeuromapClusterHead(3, 4, n_iters=0)
     with pytest.raises(ValueError, match="no edges"):
         compute_flow(torch.zeros(2, 0, dtype=torch.long), 3)
+
+
+def test_weighted_flow_with_repeated_links_and_a_dangling_node():
+    # Repeated links count with their summed weight; node 4 has no out-links (it teleports).
+    edge_index = torch.tensor([[0, 1, 1, 2, 2, 3, 0, 3], [1, 2, 2, 0, 3, 0, 1, 4]])
+    weight = torch.tensor([1.0, 0.5, 1.5, 2.0, 1.0, 1.0, 3.0, 0.5], dtype=torch.double)
+    alpha = 0.2
+    flow = compute_flow(edge_index, 5, weight, alpha=alpha, n_iters=300, dtype=torch.double)
+    a = torch.zeros(5, 5, dtype=torch.double).index_put_(tuple(edge_index), weight,
+                                                         accumulate=True)
+    out = a.sum(1, keepdim=True)
+    t = torch.where(out > 0, a / out.clamp_min(1e-300), torch.zeros_like(a))
+    teleport = a.sum(0) / a.sum()
+    p = torch.full((5,), 0.2, dtype=torch.double)
+    for _ in range(300):
+        lost = alpha + (1 - alpha) * p[4]
+        p = lost * teleport + (1 - alpha) * t.t() @ p
+    f = alpha * a / a.sum() + (1 - alpha) * p[:, None] * t
+    f = f / f.sum()
+    assert torch.allclose(flow.flow_t.to_dense().t(), f, atol=1e-10)
+    assert torch.allclose(flow.visit_rate, f.sum(0), atol=1e-10)

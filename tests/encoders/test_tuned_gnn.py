@@ -458,3 +458,68 @@ def test_sage_layerwise_inference_on_whole_graph_rows_equals_eval_forward(aggr):
         expected = enc(graph.x, graph.edge_index)
     out = enc.inference(graph.x, graph.edge_index, batch_size=500)
     assert torch.allclose(out, expected, atol=1e-4), float((out - expected).abs().max())
+
+
+@pytest.mark.parametrize("gnn_type", ["gcn", "sage"])
+def test_inference_normalises_and_activates_row_blocks_in_place(gnn_type):
+    # Eval-mode batch norm (running statistics) and PReLU act row by row, so inference
+    # applies them to blocks of rows of the layer output in place: the same values as on
+    # the whole tensor, without a second [N, width] tensor per step.
+    graph = make_csbm(500, 4, avg_degree=8, num_features=24, seed=0)
+    torch.manual_seed(0)
+    enc = create_tuned_gnn(gnn_type, 24, 16, num_layers=2, norm="batch_norm", act="prelu",
+                           act_last=True)
+    enc(graph.x, graph.edge_index).sum().backward()  # running statistics move off 0 / 1
+    enc.eval()
+    reference = enc(graph.x, graph.edge_index)  # gradients on: whole-tensor steps
+    seen = []
+    enc.norms[0].register_forward_hook(lambda mod, a, out: seen.append(a[0].size(0)))
+    with torch.no_grad():
+        assert torch.allclose(enc.inference(graph.x, graph.edge_index, batch_size=128),
+                              reference, atol=1e-5)
+    assert seen == [128, 128, 128, 116]
+    # Batch norm without running statistics normalises by the batch: whole tensor.
+    enc = create_tuned_gnn(gnn_type, 24, 16, num_layers=2, norm="batch_norm",
+                           norm_kwargs={"track_running_stats": False}).eval()
+    seen = []
+    enc.norms[0].register_forward_hook(lambda mod, a, out: seen.append(a[0].size(0)))
+    with torch.no_grad():
+        enc.inference(graph.x, graph.edge_index, batch_size=128)
+    assert seen == [500]
+
+
+def test_inference_drops_the_conversions_it_cached_and_keeps_the_others():
+    graph = make_csbm(300, 3, avg_degree=6, num_features=12, seed=0)
+    enc = create_tuned_gnn("gcn", 12, 8, num_layers=2).eval()
+    with torch.no_grad():
+        enc.inference(graph.x, graph.edge_index, batch_size=64)
+    assert enc._adj_t.value is None  # the whole-graph CSR adjacency is not kept
+    enc.train()
+    enc(graph.x, graph.edge_index)  # full-batch training converts the graph once ...
+    kept = enc._adj_t.value
+    with torch.no_grad():
+        enc.inference(graph.x, graph.edge_index, batch_size=64)
+    assert kept is not None and enc._adj_t.value is kept  # ... and keeps it
+
+
+@pytest.mark.parametrize("improved", [False, True])
+@pytest.mark.parametrize("self_loops", [False, True])
+def test_gcn_normalisation_on_csr_equals_pyg_gcn_norm(improved, self_loops):
+    # Built on the CSR arrays (no [2, E] edge lists): the same operator as PyG's gcn_norm,
+    # also with existing and repeated self-loops, and the input left untouched.
+    from torch_geometric.nn.conv.gcn_conv import gcn_norm
+    from pyagc.encoders.tuned_gnn import _gcn_normalise
+    gen = torch.Generator().manual_seed(0)
+    edges = torch.cat([torch.randint(0, 50, (2, 400), generator=gen),
+                       torch.tensor([[3, 3, 7], [3, 3, 7]])], dim=1)
+    adj = to_sparse_adjacency(edges, 60)  # nodes 50-59 have no edges
+    values = adj.values().clone()
+    ours, none = _gcn_normalise(adj, None, 60, torch.float32, improved, self_loops)
+    ref, _ = gcn_norm(adj, None, 60, improved, self_loops, "source_to_target", torch.float32)
+    assert none is None and ours.layout == torch.sparse_csr
+    assert torch.allclose(ours.to_dense(), ref.to_dense(), atol=1e-6)
+    assert torch.equal(adj.values(), values)
+    crow, col = ours.crow_indices(), ours.col_indices()
+    for i in range(60):  # columns stay sorted within each row
+        row = col[crow[i]:crow[i + 1]]
+        assert bool((row[1:] >= row[:-1]).all())

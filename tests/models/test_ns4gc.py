@@ -157,3 +157,25 @@ def test_separates_an_easy_graph_with_the_sampled_estimate(easy):
 
 def test_separates_an_easy_graph_mini_batch(easy):
     assert train_and_score(make(NS4GC, easy), easy, epochs=10, mini_batch=True) > 0.8
+
+
+def test_sampled_term_equals_the_gathered_pairs_with_their_gradients():
+    # The sparse sampled product computes the same mean over the same drawn pairs as
+    # gathering the two [K, D] row sets, and the same gradients.
+    graph = make_csbm(60, 2, avg_degree=6, num_features=3, seed=2)
+    gen = torch.Generator().manual_seed(0)
+    h1, h2 = torch.randn(60, 8, generator=gen), torch.randn(60, 8, generator=gen)
+    keys = pair_keys(graph.edge_index, 60)
+    model = _model(s=0.2, tau=0.3, exact_max_nodes=0, num_samples=3000, seed=0)
+    a1, a2 = h1.clone().requires_grad_(), h2.clone().requires_grad_()
+    fast = model.non_edge_term(F.normalize(a1, dim=1), F.normalize(a2, dim=1), keys)
+    fast.backward()
+    model.reset_parameters()  # the same draws again
+    i, j = model.sample_non_edges(60, keys, torch.device("cpu"))
+    b1, b2 = h1.clone().requires_grad_(), h2.clone().requires_grad_()
+    z1, z2 = F.normalize(b1, dim=1), F.normalize(b2, dim=1)
+    ref = torch.sigmoid(((z1[i] * z2[j]).sum(dim=1) - 0.2) / 0.3).mean()
+    ref.backward()
+    assert float(fast) == pytest.approx(float(ref), rel=1e-6)
+    assert torch.allclose(a1.grad, b1.grad, atol=1e-6)
+    assert torch.allclose(a2.grad, b2.grad, atol=1e-6)

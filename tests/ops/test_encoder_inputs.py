@@ -38,3 +38,11 @@ def test_first_rows_slices_dense_and_csr_alike():
         assert sliced.layout == torch.sparse_csr
         assert torch.equal(sliced.to_dense(), x[:rows])
         assert torch.equal(first_rows(x, rows), x[:rows])
+
+
+def test_first_rows_of_a_short_enough_matrix_is_the_matrix_itself():
+    # No slice, so no backward pass that fills a zero gradient of x's size and copies into it.
+    x = torch.randn(5, 3, requires_grad=True)
+    assert first_rows(x, 5) is x and first_rows(x, 9) is x
+    first_rows(x, 5).sum().backward()
+    assert x.grad_fn is None and torch.equal(x.grad, torch.ones(5, 3))

@@ -69,3 +69,15 @@ def test_errors():
     with pytest.raises(ValueError, match="edge_attr"):
         RandomDropEdge(0.2)(Data(edge_index=torch.zeros(2, 4, dtype=torch.long),
                                  edge_attr=torch.zeros(3, 1), num_nodes=1))
+
+
+def test_mask_feat_with_p_zero_draws_nothing():
+    # Nothing to mask: the features come back as they are, and the stream is not advanced
+    # (no [N, F] draws per view).
+    gen = torch.Generator().manual_seed(0)
+    state = gen.get_state()
+    data = graph()
+    for mode in ("column", "entry"):
+        out = RandomMaskFeat(0.0, generator=gen, mode=mode)(data)
+        assert out is not data and out.x is data.x
+    assert torch.equal(gen.get_state(), state)

@@ -1,0 +1,67 @@
+"""Mini-batch losses that read only the seed rows run the encoder with per-hop trimming
+(two-view methods, DMoN, DinkNet and the graph-objective heads): same loss as the untrimmed pass,
+the hop-2 rows never computed."""
+import pytest
+import torch
+from pyagc.sampling import NeighborLoader
+
+from pyagc.data import make_csbm
+from pyagc.encoders import TunedGNN, create_tuned_gnn
+from pyagc.models import CCASSG, DMoN, DinkNet, GCSBM, MinCut, NS4GC, Neuromap
+from pyagc.models.dinknet import make_projector
+from pyagc.transforms import GSSLTransform
+
+
+def _views():
+    return GSSLTransform(0.2, 0.3, seed=1), GSSLTransform(0.2, 0.3, seed=2)
+
+
+BUILDERS = {
+    "NS4GC": lambda enc: NS4GC(enc, *_views(), exact_max_nodes=0, num_samples=500, seed=0),
+    "CCASSG": lambda enc: CCASSG(enc, *_views()),
+    "MinCut": lambda enc: MinCut(enc, 16, 4, head_init="random"),
+    "DMoN": lambda enc: DMoN(enc, 16, 4, head_init="random"),
+    "DinkNet": lambda enc: DinkNet(enc, make_projector(16), 4, 16, seed=0),
+}
+#: Encoder passes per loss (two views; DinkNet: the graph and its row-shuffled corruption).
+PASSES = {"NS4GC": 2, "CCASSG": 2, "DinkNet": 2}
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+@pytest.mark.parametrize("gnn_type", ["gcn", "sage"])
+def test_seed_row_losses_trim_and_keep_their_value(name, gnn_type, monkeypatch):
+    graph = make_csbm(2000, 4, avg_degree=8, num_features=24, seed=0)
+    batch = next(iter(NeighborLoader(graph, num_neighbors=[5, 5], batch_size=64)))
+    seen_rows = []
+
+    def model():  # the same weights and the same random streams each time
+        torch.manual_seed(0)
+        encoder = create_tuned_gnn(gnn_type, 24, 16, num_layers=2)
+        encoder.register_forward_hook(lambda mod, a, out: seen_rows.append(out.size(0)))
+        built = BUILDERS[name](encoder)
+        if hasattr(built, "set_graph_statistics"):
+            built.set_graph_statistics(graph)
+        return built
+
+    kwargs = {"pretrain": True} if name == "DinkNet" else {}
+    trimmed = model().loss_batch(batch, **kwargs).total
+    views = PASSES.get(name, 1)
+    assert seen_rows == [batch.batch_size] * views  # only the seed rows were computed
+    monkeypatch.setattr(TunedGNN, "supports_per_hop_trimming", False)
+    untrimmed = model().loss_batch(batch, **kwargs).total
+    assert seen_rows[views:] == [batch.num_nodes] * views
+    assert torch.allclose(trimmed, untrimmed, atol=1e-5)
+
+
+@pytest.mark.parametrize("cls", [Neuromap, GCSBM])
+def test_other_graph_objective_heads_trim_too(cls):
+    graph = make_csbm(2000, 4, avg_degree=8, num_features=24, seed=0)
+    batch = next(iter(NeighborLoader(graph, num_neighbors=[5, 5], batch_size=64)))
+    torch.manual_seed(0)
+    encoder = create_tuned_gnn("gcn", 24, 16, num_layers=2)
+    seen_rows = []
+    encoder.register_forward_hook(lambda mod, a, out: seen_rows.append(out.size(0)))
+    model = cls(encoder, 16, 4, head_init="random")
+    model.set_graph_statistics(graph)
+    assert torch.isfinite(model.loss_batch(batch).total)
+    assert seen_rows == [batch.batch_size]
