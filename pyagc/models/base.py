@@ -38,6 +38,7 @@ from torch.optim import Optimizer
 from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
+from pyagc.ops.encoder_inputs import first_rows
 from pyagc.ops.random import DeviceGenerators
 from pyagc.utils import distributed as dist_utils
 from pyagc.utils.validation import ConfigError
@@ -310,6 +311,13 @@ class BaseModel(ABC, Module):
         return {"num_sampled_nodes_per_hop": list(batch.num_sampled_nodes),
                 "num_sampled_edges_per_hop": list(batch.num_sampled_edges),
                 "keep_hops": keep_hops}
+
+    def _encode_seed_rows(self, batch: Data) -> Tensor:
+        """The encoder's rows of a neighbour-loader ``batch``'s seed nodes ``[batch_size, H]``,
+        with per-hop trimming where the encoder supports it (only the rows the seeds depend
+        on are computed)."""
+        z = self.encoder(**self._inputs(batch), **self._per_hop_inputs(batch))
+        return first_rows(z, int(batch.batch_size))
 
     def _infer(self, *args: Any, **kwargs: Any) -> Tensor:
         return self.embed(*args, **kwargs)

@@ -15,7 +15,6 @@ from torch_geometric.nn.inits import reset
 from pyagc.clusters.dmon_head import DMoNClusterHead
 from pyagc.models.base import ClusteringModel, LossOutput
 from pyagc.ops.degree import degree
-from pyagc.ops.encoder_inputs import first_rows
 from pyagc.utils.validation import check_scalar
 
 __all__ = ["DMoN"]
@@ -147,8 +146,7 @@ class DMoN(ClusteringModel):
             raise ValueError("The batch has no n_id (global node ids); use "
                              "pyagc.sampling.NeighborLoader.")
         size = int(batch.batch_size)
-        z = self._embed_for_loss(lambda: first_rows(self.encoder(
-            **self._inputs(batch), **self._per_hop_inputs(batch)), size))
+        z = self._embed_for_loss(lambda: self._encode_seed_rows(batch))
         edge_index = batch.edge_index
         to_seed = edge_index[:, edge_index[1] < size]
         sampled = degree(to_seed, size, dtype=z.dtype)

@@ -14,7 +14,6 @@ from torch_geometric.nn.inits import reset
 from pyagc.clusters.soft_assignment import SeedSubgraph, seed_subgraph
 from pyagc.models.base import ClusteringModel
 from pyagc.ops.degree import degree
-from pyagc.ops.encoder_inputs import first_rows
 
 __all__ = ["GraphObjectiveModel"]
 
@@ -94,9 +93,7 @@ class GraphObjectiveModel(ClusteringModel):
             raise ValueError(f"Mini-batch {type(self).__name__} needs the whole graph's "
                              "statistics: call model.set_graph_statistics(data) (or "
                              "model.prepare(data)) once before train_batch.")
-        size = int(batch.batch_size)
-        z = self._embed_for_loss(lambda: first_rows(self.encoder(
-            **self._inputs(batch), **self._per_hop_inputs(batch)), size))
+        z = self._embed_for_loss(lambda: self._encode_seed_rows(batch))
         sub = seed_subgraph(batch, self.global_num_edges, self.global_num_nodes, z.dtype)
         return z, sub
 
