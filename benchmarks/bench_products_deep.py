@@ -61,9 +61,20 @@ flow, ``compute_flow``) fell from 283 s to 116 s with the SciPy build and produc
 not re-run: their training step is unchanged (they trimmed already); their previous partial
 rows (GAE 129/150 batches in 544 s -> 633 s per epoch, 13.7 GB; DGI 17/75 in 124 s -> 546 s,
 14.0 GB; previous SAGE inference, 172-176 s) stand. GBT (never run before) trains like
-CCASSG (5.3 s per batch, 19.6 GB: its 512-wide inference). Not run (session time): S3GC,
-DinkNet, DAEGC, VGAE, MAGI (the 20,000-node smoke run, ``--nodes 20000``, passes for all of them but
-MAGI, which did not finish within its budget there).
+CCASSG (5.3 s per batch, 19.6 GB: its 512-wide inference). A later short run, same conditions
+(``--methods DinkNet S3GC MAGI --threads 1 --train-budget 240 --timeout 720 --max-rss-gb 20``):
+
+| method | config | epoch s | passes (stage batches/total s) | train s | infer s | KMeans s | score s | peak RSS GB | NMI (1 epoch) | published V100 total s |
+|---|---|---|---|---|---|---|---|---|---|---|
+| DinkNet | | killed (timeout 720 s) | | | | | | 17.06 | | 5,116 |
+| S3GC | | stopped (RSS over 20 GB) | | | | | | 20.59 | | 1,781 |
+| MAGI | sage 256x1, batch 2048, fan-out 10 | 1,796 (partial: train 160/1196 batches in 240 s) | train 160/1196 240.3 s | 266.9 | 47.9 | 53.5 | 7.2 | 16.05 | 17.91 | 22,560 |
+
+DinkNet's two stages, the centre initialisation and inference did not fit in 720 s (no
+per-stage figures: the child was killed). S3GC passed 20 GB before its first epoch ended (its
+precomputed ``AX``/``SX``, the learnable node table and its Adam state are all ``[N, *]``; not
+profiled). DAEGC and VGAE were not run (session time; the 20,000-node smoke run, ``--nodes
+20000``, passes for both).
 
 Memory. The joint methods (1-2-layer GCNs of width 64-128) peaked at 15.3-18.1 GB because
 ``gcn_norm`` of PyG turned the whole-graph CSR adjacency into ``[2, E]`` edge lists and back
