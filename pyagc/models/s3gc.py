@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import Embedding, Linear, Module
 from torch.optim import Optimizer
+from torch.utils.checkpoint import checkpoint
 from torch.utils.data import DataLoader
 from torch_geometric.data import Data
 from torch_geometric.nn import MLP
@@ -239,6 +240,9 @@ class S3GC(TrainableModel):
     family = "deep-decoupled"
     supports_mini_batch = True
 
+    #: Default of :attr:`checkpoint_rows`.
+    CHECKPOINT_ROWS = 1 << 17
+
     #: Keys of the ``model`` config section that set the diffusion of :meth:`prepare`.
     DIFFUSION_KEYS = {"diffusion_method": "method", "k_hop": "k_hop", "alpha": "alpha",
                       "heat_t": "t"}
@@ -291,6 +295,9 @@ class S3GC(TrainableModel):
         self.generator = None if seed is None else torch.Generator().manual_seed(int(seed))
         #: Diffusion computed by :meth:`prepare` (set from the config by :meth:`from_config`).
         self.diffusion: Dict[str, Any] = {"method": "ppr", "k_hop": 2, "alpha": 0.2, "t": 5.0}
+        #: Distinct nodes per batch above which :meth:`loss` encodes in recomputed blocks
+        #: (:meth:`_encode_unit`).
+        self.checkpoint_rows = self.CHECKPOINT_ROWS
         self.AX: Optional[Tensor] = None
         self.SX: Optional[Tensor] = None
         self._features_of: Optional[Tuple[int, int]] = None
@@ -424,6 +431,40 @@ class S3GC(TrainableModel):
         emb = F.embedding(index.to(weight.device), weight).to(out.device)
         return out + emb
 
+    def _unit_block(self, index: Tensor, table_rows: Optional[Tensor]) -> Tensor:
+        out = self.f(self._rows(self.AX, index)) + self.g(self._rows(self.SX, index))
+        if table_rows is not None:
+            out = out + table_rows
+        return F.normalize(out, dim=-1)
+
+    def _encode_unit(self, index: Tensor) -> Tensor:
+        r"""The unit embeddings of the nodes ``index`` with gradients, what :meth:`loss`
+        compares.
+
+        A batch whose windows touch more than :attr:`checkpoint_rows` distinct nodes encodes
+        them in blocks of that many rows under :func:`torch.utils.checkpoint.checkpoint`:
+        the blocks' activations (~9 KB a row for the two 2-layer maps at ``H = 256``) are
+        recomputed one block at a time in the backward pass instead of being held for all
+        rows at once (~1.35M distinct nodes per batch at Products size: ~12 GB). The maps
+        have no dropout, so the recomputation is exact; the gradients differ from the
+        one-block pass only in the order of float sums. Smaller batches (Cora: ~2,700 rows)
+        run in one block, unchanged.
+        """
+        if (not torch.is_grad_enabled() or index.numel() <= self.checkpoint_rows
+                or self.AX is None or self.SX is None):
+            return F.normalize(self._encode(index), dim=-1)
+        blocks = index.split(self.checkpoint_rows)
+        if self.node_embedding is None:
+            table_blocks: Sequence[Optional[Tensor]] = [None] * len(blocks)
+        else:
+            # One gather and one split: the table's gradient is one scatter of [U, H] rows,
+            # not one dense [N, H] gradient per block.
+            weight = self.node_embedding.weight
+            table_rows = F.embedding(index.to(weight.device), weight).to(self.compute_device)
+            table_blocks = table_rows.split(self.checkpoint_rows)
+        return torch.cat([checkpoint(self._unit_block, rows, rows_of_table, use_reentrant=False)
+                          for rows, rows_of_table in zip(blocks, table_blocks)])
+
     @torch.no_grad()
     def embed(self, indices: Optional[Tensor] = None, batch_size: int = 65536) -> Tensor:
         """L2-normalised embeddings ``[N, H]`` (``[len(indices), H]`` for ``indices``), what
@@ -479,7 +520,7 @@ class S3GC(TrainableModel):
             raise ValueError("pos_rw / neg_rw hold local ids beyond node_mapping; pass the "
                              "three tensors of one loader batch together.")
         device = self.compute_device
-        z = F.normalize(self._encode(node_mapping.cpu()), dim=-1)
+        z = self._encode_unit(node_mapping.cpu())
         s_pos, s_neg = _window_similarities(z, pos_rw.to(device), neg_rw.to(device))
         # The k negative windows of positive window r, side by side: [P, k (c'-1)].
         s_neg_rows = s_neg.view(-1, num_pos, s_neg.size(1)).transpose(0, 1).reshape(num_pos, -1)

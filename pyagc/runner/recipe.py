@@ -50,6 +50,19 @@ class TrainState:
                 "bad_epochs": self.bad_epochs, "history": self.history}
 
 
+#: Parameter count from which Adam runs its fused kernel. The default (foreach) step allocates
+#: two parameter-sized temporaries: on a 1 GB parameter +1.9 GB peak and 1.65 s against 0 GB
+#: and 0.53 s fused (one thread). Smaller models keep the default, whose rounding differs from
+#: the fused kernel's in the last bit, so their training curves stay as measured.
+FUSED_ADAM_MIN_PARAMS = 1 << 26
+
+
+def _fused_adam(params: List[Tensor]) -> bool:
+    return (sum(p.numel() for p in params) >= FUSED_ADAM_MIN_PARAMS
+            and all(p.dtype.is_floating_point and p.device.type in ("cpu", "cuda")
+                    for p in params))
+
+
 def make_optimizer(params, stage: Dict[str, Any], lr: Optional[float] = None,
                    what: str = "model") -> torch.optim.Optimizer:
     params = [p for p in params if p.requires_grad]
@@ -59,7 +72,8 @@ def make_optimizer(params, stage: Dict[str, Any], lr: Optional[float] = None,
     lr = stage["lr"] if lr is None else lr
     name = str(stage.get("optimizer") or "adam").lower()
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=stage["weight_decay"])
+        return torch.optim.Adam(params, lr=lr, weight_decay=stage["weight_decay"],
+                                fused=_fused_adam(params) or None)
     if name == "sparse_adam":
         return torch.optim.SparseAdam(params, lr=lr)
     if name == "sgd":

@@ -24,18 +24,21 @@ class CompressedGraph:
         num_nodes (int, optional): number of nodes ``N`` (default: ``edge_index.max() + 1``).
         group_by (str): ``'source'`` (CSR) or ``'target'`` (CSC).
         sort_neighbors (bool): sort the neighbours of each node by id.
+        keep_perm (bool): keep :attr:`perm` (8 bytes per edge); samplers that only follow
+            edges (random walks) do not need it.
 
     Attributes:
         ptr (Tensor): ``[N + 1]``; the neighbours of node ``v`` are
             ``index[ptr[v]:ptr[v + 1]]``.
         index (Tensor): ``[num_edges]`` neighbour ids.
-        perm (Tensor): ``[num_edges]``; position ``e`` of the compressed layout is edge
-            ``perm[e]`` of ``edge_index``.
+        perm (Tensor or None): ``[num_edges]``; position ``e`` of the compressed layout is
+            edge ``perm[e]`` of ``edge_index`` (``None`` with ``keep_perm=False``).
         num_nodes (int): ``N``.
     """
 
     def __init__(self, edge_index: Tensor, num_nodes: Optional[int] = None,
-                 group_by: str = "source", sort_neighbors: bool = False) -> None:
+                 group_by: str = "source", sort_neighbors: bool = False,
+                 keep_perm: bool = True) -> None:
         if not isinstance(edge_index, Tensor) or edge_index.dim() != 2 or edge_index.size(0) != 2:
             raise ValueError("edge_index must be a [2, num_edges] tensor; got "
                              f"{getattr(edge_index, 'shape', type(edge_index))}.")
@@ -68,7 +71,7 @@ class CompressedGraph:
         torch.cumsum(counts, dim=0, out=ptr[1:])
         self.ptr = ptr
         self.index = other[perm]
-        self.perm = perm
+        self.perm = perm if keep_perm else None
         self.num_nodes = num_nodes
         self.group_by = group_by
         self.neighbors_sorted = sort_neighbors
@@ -133,8 +136,8 @@ class CompressedGraph:
 
     def to(self, device: torch.device) -> "CompressedGraph":
         out = CompressedGraph.__new__(CompressedGraph)
-        out.ptr, out.index, out.perm = (self.ptr.to(device), self.index.to(device),
-                                        self.perm.to(device))
+        out.ptr, out.index = self.ptr.to(device), self.index.to(device)
+        out.perm = None if self.perm is None else self.perm.to(device)
         out.num_nodes, out.group_by = self.num_nodes, self.group_by
         out.neighbors_sorted = self.neighbors_sorted
         if hasattr(self, "_multi"):

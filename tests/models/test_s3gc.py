@@ -172,6 +172,28 @@ def test_window_scores_and_gradients_equal_gathered_rows():
     torch.testing.assert_close(grad, ref_grad)
 
 
+@pytest.mark.parametrize("embedding_std", [1.0, 0.0])
+def test_recomputed_blocks_give_the_same_loss_and_gradients(small, embedding_std):
+    # A batch touching more than checkpoint_rows nodes is encoded in recomputed blocks
+    # (memory of one block's activations); loss and gradients equal the one-block pass.
+    model = _model(small, scale="medium", embedding_std=embedding_std)
+    batch = model.collate(torch.arange(40))
+    assert batch[2].numel() > 20
+    grads = []
+    for rows in (model.CHECKPOINT_ROWS, 7):
+        model.checkpoint_rows = rows
+        model.zero_grad()
+        out = model.loss(*batch)
+        out.total.backward()
+        grads.append((out.total.detach(), [p.grad.clone() for p in model.parameters()]))
+    torch.testing.assert_close(grads[1][0], grads[0][0])
+    assert len(grads[0][1]) == 8 + (embedding_std > 0)  # two 2-layer maps (+ the table)
+    for blocked, whole in zip(grads[1][1], grads[0][1]):
+        torch.testing.assert_close(blocked, whole, rtol=1e-5, atol=1e-6)
+    with torch.no_grad():  # without gradients nothing is checkpointed
+        torch.testing.assert_close(model._encode_unit(batch[2]), model.embed(batch[2]))
+
+
 def test_scale_chooses_the_encoder_and_where_the_table_lives(small, monkeypatch):
     assert isinstance(_model(small).f, torch.nn.Linear)
     medium = _model(small, scale="medium")

@@ -150,3 +150,27 @@ def test_atomic_save_leaves_no_temporary_files(tmp_path):
     (tmp_path / "ckpt" / "best.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="cannot be read"):
         CheckpointManager(tmp_path / "ckpt").load("best")
+
+
+def test_adam_runs_fused_only_for_large_parameter_sets(monkeypatch):
+    # The default (foreach) Adam allocates two parameter-sized temporaries per step; from
+    # FUSED_ADAM_MIN_PARAMS parameters on the fused kernel runs instead. Smaller models keep
+    # the default kernel (whose last-bit rounding their measured curves were taken with).
+    import pyagc.runner.recipe as recipe
+    stage = {"name": "train", "lr": 0.01, "weight_decay": 0.0, "optimizer": "adam"}
+    small = recipe.make_optimizer([Parameter(torch.zeros(10, 10))], stage)
+    assert not small.defaults.get("fused")
+    monkeypatch.setattr(recipe, "FUSED_ADAM_MIN_PARAMS", 100)
+    params = [Parameter(torch.randn(10, 10)), Parameter(torch.randn(3))]
+    reference = [Parameter(p.detach().clone()) for p in params]
+    large = recipe.make_optimizer(params, stage)
+    assert large.defaults.get("fused") is True
+    plain = torch.optim.Adam(reference, lr=0.01)
+    for step in range(5):
+        for p, q in zip(params, reference):
+            p.grad = torch.full_like(p, float(step + 1))
+            q.grad = p.grad.clone()
+        large.step()
+        plain.step()
+    for p, q in zip(params, reference):  # the same update, up to the last bit
+        torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-6)

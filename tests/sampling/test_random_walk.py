@@ -132,3 +132,17 @@ def test_errors():
     with pytest.raises(ValueError, match="sorted"):
         random_walk(CompressedGraph(ei), torch.tensor([0]), 3, q=2.0)
     assert random_walk(ei, torch.tensor([0, 1]), 0).tolist() == [[0], [1]]
+
+
+def test_walk_graph_drops_the_edge_permutation_and_walks_the_same():
+    # Walks never map back to edge ids: the walk structure keeps no perm (8 B per edge),
+    # walks on it equal those on the full CSR, and it still moves between devices.
+    ei = to_undirected(torch.randint(30, (2, 120), generator=gen(4)), num_nodes=30)
+    light = walk_graph(ei, 30)
+    full = CompressedGraph(ei, 30, group_by="source", sort_neighbors=True)
+    assert light.perm is None and full.perm is not None and light.to("cpu").perm is None
+    assert torch.equal(light.index, full.index) and torch.equal(light.ptr, full.ptr)
+    start = torch.arange(30)
+    for p, q in [(1.0, 1.0), (0.5, 2.0)]:
+        assert torch.equal(random_walk(light, start, 5, p, q, generator=gen(1)),
+                           random_walk(full, start, 5, p, q, generator=gen(1)))
