@@ -19,8 +19,9 @@ from tqdm.auto import tqdm
 
 from pyagc.clusters.dink_head import DinkClusterHead
 from pyagc.models.base import ClusteringModel, LossOutput
-from pyagc.ops.adjacency import normalized_adjacency
+from pyagc.ops.adjacency import normalized_adjacency, normalized_operator
 from pyagc.ops.encoder_inputs import first_rows, to_sparse_features
+from pyagc.ops.propagate import ColumnSlabs, propagate, slab_count
 from pyagc.ops.random import DeviceGenerators
 from pyagc.sampling import neighbor_loader
 from pyagc.transforms import mask_feature_columns
@@ -201,6 +202,7 @@ class DinkNet(ClusteringModel):
         self.feature_drop = float(feature_drop)
         self._rng = DeviceGenerators(seed)
         self._adjacency = TensorCache(_propagation_matrix)
+        self._operator = TensorCache(_propagation_operator)
         self._sparse_x = TensorCache(to_sparse_features)
         # Mini-batch finetuning: the global term of every node, refreshed once per epoch.
         self._global: Optional[Tensor] = None
@@ -249,7 +251,16 @@ class DinkNet(ClusteringModel):
                edge_weight: Optional[Tensor] = None) -> Tensor:
         """The global term :math:`\\hat{\\mathbf{A}}^t\\mathbf{H}` ``[N, d]`` (``t = power``;
         :math:`\\hat{\\mathbf{A}}` the GCN-normalised adjacency with self-loops, built once per
-        graph). ``t`` sparse products, :math:`O(tEd)`; differentiable in ``h``."""
+        graph). ``t`` sparse products, :math:`O(tEd)`; differentiable in ``h``. Without a
+        gradient on a large operand (the whole-graph refresh and inference of mini-batch
+        training) the products use the column-slab operator of
+        :func:`pyagc.ops.normalized_operator`: the same matrix, equal up to float rounding."""
+        if not h.requires_grad and slab_count(h.size(0), h.size(1), h.dtype, self.power,
+                                              h.device):
+            # Whole-graph refreshes and inference (no gradient, operand over 128 MB on CPU):
+            # the column-slab operator, ~1.7x faster per product (one thread, [200k, 256]).
+            operator = self._operator(edge_index, h.size(0), edge_weight, h.size(1), self.power)
+            return propagate(operator, h, self.power)
         adj = self._adjacency(edge_index, h.size(0), edge_weight).to(h.device)
         for _ in range(self.power):
             h = adj @ h
@@ -475,3 +486,9 @@ def _propagation_matrix(edge_index: Tensor, num_nodes: int,
                         edge_weight: Optional[Tensor]) -> Tensor:
     return normalized_adjacency(edge_index.cpu(), num_nodes,
                                 None if edge_weight is None else edge_weight.cpu())
+
+
+def _propagation_operator(edge_index: Tensor, num_nodes: int, edge_weight: Optional[Tensor],
+                          width: int, hops: int) -> ColumnSlabs:
+    return normalized_operator(edge_index.cpu(), num_nodes, width, hops,
+                               None if edge_weight is None else edge_weight.cpu())

@@ -176,6 +176,29 @@ def test_embedding_adds_the_propagated_global_term(easy):
                           atol=1e-6)
 
 
+def test_gradient_free_smoothing_of_a_large_operand_uses_column_slabs(easy, monkeypatch):
+    # Whole-graph refreshes and inference (no gradient) take the column-slab operator once
+    # the operand is large; here "large" is lowered to a few KB. Same values as the CSR path.
+    import importlib
+    propagate_module = importlib.import_module("pyagc.ops.propagate")  # not the function
+    model = _model()
+    model.eval()
+    with torch.no_grad():
+        h = model.encode(easy.x, easy.edge_index)
+        plain = model.smooth(h, easy.edge_index)
+        assert model._operator.value is None
+        monkeypatch.setattr(propagate_module, "SLAB_BYTES", 1024)
+        slabbed = model.smooth(h, easy.edge_index)
+    assert isinstance(model._operator.value, propagate_module.ColumnSlabs)
+    torch.testing.assert_close(slabbed, plain, rtol=1e-5, atol=1e-6)
+    # With a gradient the differentiable CSR products run, whatever the size.
+    h = h.clone().requires_grad_()
+    model._operator.clear()
+    smoothed = model.smooth(h, easy.edge_index)
+    assert smoothed.requires_grad and model._operator.value is None
+    torch.testing.assert_close(smoothed.detach(), plain, rtol=1e-5, atol=1e-6)
+
+
 def test_mini_batch_inference_smooths_over_the_whole_graph(easy):
     # SAGE (mean aggregation) gives the full-graph output on a full fan-out batch; a GCN
     # would not (PyG normalises a sampled subgraph by its own degrees).
