@@ -424,7 +424,7 @@ class DinkNet(ClusteringModel):
             for batch in tqdm(loader, desc="Inference", disable=not verbose, leave=False):
                 batch = batch.to(self.device)
                 size = int(batch.batch_size)
-                part = self.encode(**self._inputs(batch))[:size]
+                part = self._encode_seed_rows(batch)  # per-hop trimmed: seed rows only
                 if h is None:
                     h = part.new_zeros(int(data.num_nodes), part.size(1))
                     seen = torch.zeros(int(data.num_nodes), dtype=torch.bool, device=h.device)
