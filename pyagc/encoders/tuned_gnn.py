@@ -17,7 +17,7 @@ from torch_geometric.utils import remove_self_loops, softmax
 from torch_geometric.nn.resolver import activation_resolver, normalization_resolver
 
 from pyagc.ops.adjacency import aggregation_csr, to_sparse_adjacency
-from pyagc.ops.encoder_inputs import first_rows, permute_rows, to_sparse_features
+from pyagc.ops.encoder_inputs import first_rows, permute_rows, select_rows, to_sparse_features
 from pyagc.ops.sparse import (CSRPattern, csr_matmul, csr_pattern, csr_tensor, pattern_spmm,
                               transpose_csr)
 from pyagc.utils.cache import TensorCache
@@ -367,7 +367,7 @@ class TunedGNN(Module):
                 nodes = torch.cat([targets, extra])
                 sub = torch.stack([local[src], dst])
                 local[nodes] = -1
-                out = self.conv_forward(layer, h[nodes], sub,
+                out = self.conv_forward(layer, select_rows(h, nodes), sub,
                                         None if edge_weight is None else edge_weight[ids],
                                         None if edge_attr is None else edge_attr[ids],
                                         out_rows=stop - start)
@@ -851,7 +851,9 @@ class TunedGraphSAGE(TunedGNN):
             def finish(start: int, stop: int, aggr: Tensor) -> Tensor:
                 part = c.lin_l(aggr)
                 if c.root_weight:
-                    part = part + c.lin_r(h[start:stop])
+                    own = h[start:stop] if h.layout == torch.strided else \
+                        select_rows(h, torch.arange(start, stop, device=h.device))
+                    part = part + c.lin_r(own)
                 return F.normalize(part, p=2.0, dim=-1) if c.normalize else part
             return _row_block_products(adjs[c.aggr == "mean"], h, batch_size, finish)
 

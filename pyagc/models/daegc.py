@@ -78,10 +78,13 @@ class DAEGC(ClusteringModel):
         seed: seed of the negative pairs (keyword-only; ``None``: torch's global RNG).
 
     Mini-batch (:meth:`loss_batch`): ``Z`` on the sampled subgraph; positives are the sampled
-    edges pointing at a seed, negatives pair each seed with uniform nodes of the subgraph;
-    the KL term covers the seeds, against the rows of the whole graph's ``P`` (``[N, k]``,
-    refreshed by one no-grad pass over the training loader every ``update_interval``
-    epochs).
+    edges pointing at a seed, negatives pair two seeds (the seeds are a uniform sample of the
+    nodes; the subgraph's other nodes are drawn by degree); the KL term covers the seeds,
+    against the rows of the whole graph's ``P`` (``[N, k]``, refreshed by one no-grad pass
+    over the training loader every ``update_interval`` epochs). The encoder runs per-hop
+    trimmed (:class:`~pyagc.encoders.TunedGNN`): the loss reads the seeds and hop 1, the
+    refresh the seeds only, so a 16,384-seed batch of a Products-sized graph no longer
+    encodes its whole two-hop subgraph in every layer.
     """
 
     family = "deep-joint"
@@ -190,11 +193,14 @@ class DAEGC(ClusteringModel):
         return self._output(recon, self.cluster_head(z, update_target=False))
 
     def loss_batch(self, batch: Data, pretrain: bool = False) -> LossOutput:
-        z = self.embed(**self._inputs(batch))
+        # The positives read hop-1 rows, so the encoder keeps the seeds and hop 1 (per-hop
+        # trimming where it can); the negatives pair two seeds (uniformly drawn nodes).
+        z = self.embed(**self._inputs(batch), **self._per_hop_inputs(batch, keep_hops=1))
         edge_index, size = batch.edge_index, int(batch.batch_size)
         pos = edge_index[:, edge_index[1] < size]
         neg = self._negatives(edge_index, batch.num_nodes, num_samples=pos.size(1),
-                              num_dst=size, generator=self._rng(edge_index.device))
+                              num_src=size, num_dst=size,
+                              generator=self._rng(edge_index.device))
         recon = self.recon_loss(z, pos, neg)
         if pretrain:
             return self._output(recon, None)
@@ -224,7 +230,8 @@ class DAEGC(ClusteringModel):
                 for batch in loader:
                     batch = batch.to(self.device)
                     size = int(batch.batch_size)
-                    part = self.cluster_head.soft_assign(self.embed(**self._inputs(batch))[:size])
+                    z = self.embed(**self._inputs(batch), **self._per_hop_inputs(batch))
+                    part = self.cluster_head.soft_assign(z[:size])
                     if q is None:
                         num_nodes = int(getattr(loader, "data", batch).num_nodes)
                         q = part.new_zeros(num_nodes, self.n_clusters)

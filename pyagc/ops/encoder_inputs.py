@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["to_sparse_features", "permute_rows", "first_rows"]
+__all__ = ["to_sparse_features", "select_rows", "permute_rows", "first_rows"]
 
 
 def to_sparse_features(x: Tensor, max_density: float = 0.05) -> Tensor:
@@ -22,19 +22,26 @@ def to_sparse_features(x: Tensor, max_density: float = 0.05) -> Tensor:
     return x.to_sparse_csr() if density <= max_density else x
 
 
-def permute_rows(x: Tensor, perm: Tensor) -> Tensor:
-    """``x[perm]`` for a dense or a CSR matrix (CSR tensors cannot be indexed by rows)."""
+def select_rows(x: Tensor, index: Tensor) -> Tensor:
+    """``x[index]`` ``[len(index), F]`` for a dense or a CSR matrix (CSR tensors cannot be
+    indexed by rows): a permutation (DGI's corruption) or any selection of rows, repeats
+    allowed (a layer-wise inference block's nodes)."""
     if x.layout != torch.sparse_csr:
-        return x.index_select(0, perm)  # 2-3x faster than x[perm] for a long perm on CPU
+        return x.index_select(0, index)  # 2-3x faster than x[index] for a long index on CPU
     crow, col, val = x.crow_indices(), x.col_indices(), x.values()
-    counts = (crow[1:] - crow[:-1])[perm]
-    new_crow = torch.zeros_like(crow)
+    counts = (crow[1:] - crow[:-1])[index]
+    new_crow = crow.new_zeros(index.numel() + 1)
     torch.cumsum(counts, 0, out=new_crow[1:])
-    # Position k of new row r reads old position crow[perm[r]] + (k - new_crow[r]).
-    shift = torch.repeat_interleave(crow[:-1][perm] - new_crow[:-1], counts,
+    # Position k of new row r reads old position crow[index[r]] + (k - new_crow[r]).
+    shift = torch.repeat_interleave(crow[:-1][index] - new_crow[:-1], counts,
                                     output_size=int(new_crow[-1]))
     gather = torch.arange(shift.numel(), device=x.device) + shift
-    return torch.sparse_csr_tensor(new_crow, col[gather], val[gather], x.shape)
+    return torch.sparse_csr_tensor(new_crow, col[gather], val[gather],
+                                   (index.numel(), x.size(1)))
+
+
+#: The name DGI's corruption uses: a row permutation is a selection of every row.
+permute_rows = select_rows
 
 
 def first_rows(x: Tensor, num_rows: int) -> Tensor:

@@ -65,3 +65,36 @@ def test_other_graph_objective_heads_trim_too(cls):
     model.set_graph_statistics(graph)
     assert torch.isfinite(model.loss_batch(batch).total)
     assert seen_rows == [batch.batch_size]
+
+
+def test_daegc_batch_loss_keeps_hop_one_and_its_refresh_the_seeds(monkeypatch):
+    # DAEGC's positives are the sampled edges into the seeds (hop-1 rows), its negatives
+    # pairs of seeds: the encoder computes seeds and hop 1, the same loss as untrimmed; the
+    # target refresh reads the seed rows only.
+    from pyagc.models import DAEGC
+    graph = make_csbm(2000, 4, avg_degree=8, num_features=24, seed=0)
+    loader = NeighborLoader(graph, num_neighbors=[5, 5], batch_size=64)
+    batch = next(iter(loader))
+    seen_rows = []
+
+    def model():
+        torch.manual_seed(0)
+        encoder = create_tuned_gnn("gat", 24, 16, num_layers=2, heads=2, concat=False)
+        encoder.register_forward_hook(lambda mod, a, out: seen_rows.append(out.size(0)))
+        return DAEGC(encoder, 4, 16, seed=0)
+
+    trimmed = model().loss_batch(batch, pretrain=True).total
+    assert seen_rows == [int(batch.num_sampled_nodes[0] + batch.num_sampled_nodes[1])]
+    first = model()
+    first.initialize_cluster_centers(graph, num_layers=2, verbose=False)
+    full = NeighborLoader(graph, num_neighbors=[-1, -1], batch_size=500)  # no sampling noise
+    seen_rows.clear()
+    target = first.refresh_target(full)
+    assert seen_rows == [500] * 4 and target.shape == (2000, 4)
+    monkeypatch.setattr(TunedGNN, "supports_per_hop_trimming", False)
+    seen_rows.clear()
+    untrimmed = model().loss_batch(batch, pretrain=True).total
+    assert seen_rows == [batch.num_nodes]
+    assert torch.allclose(trimmed, untrimmed, atol=1e-5)
+    seen_rows.clear()
+    torch.testing.assert_close(first.refresh_target(full), target, rtol=1e-4, atol=1e-5)

@@ -1,6 +1,6 @@
 import torch
 
-from pyagc.ops import first_rows, permute_rows, to_sparse_features
+from pyagc.ops import first_rows, permute_rows, select_rows, to_sparse_features
 from pyagc.ops.negative_sampling import edge_keys, sample_negative_edges
 
 
@@ -46,3 +46,15 @@ def test_first_rows_of_a_short_enough_matrix_is_the_matrix_itself():
     assert first_rows(x, 5) is x and first_rows(x, 9) is x
     first_rows(x, 5).sum().backward()
     assert x.grad_fn is None and torch.equal(x.grad, torch.ones(5, 3))
+
+
+def test_select_rows_of_csr_matches_dense_for_any_selection():
+    # A subset with repeats (a layer-wise inference block: its targets and their sources).
+    torch.manual_seed(1)
+    x = torch.rand(12, 5)
+    x[x < 0.6] = 0
+    index = torch.tensor([3, 0, 3, 11, 7])
+    picked = select_rows(x.to_sparse_csr(), index)
+    assert picked.layout == torch.sparse_csr and picked.shape == (5, 5)
+    assert torch.equal(picked.to_dense(), x[index])
+    assert torch.equal(select_rows(x, index), x[index])
