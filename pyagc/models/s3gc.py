@@ -445,7 +445,8 @@ class S3GC(TrainableModel):
         them in blocks of that many rows under :func:`torch.utils.checkpoint.checkpoint`:
         the blocks' activations (~9 KB a row for the two 2-layer maps at ``H = 256``) are
         recomputed one block at a time in the backward pass instead of being held for all
-        rows at once (~1.35M distinct nodes per batch at Products size: ~12 GB). The maps
+        rows at once (about a million distinct nodes per 16,384-seed batch at Products size:
+        ~9 GB). The maps
         have no dropout, so the recomputation is exact; the gradients differ from the
         one-block pass only in the order of float sums. Smaller batches (Cora: ~2,700 rows)
         run in one block, unchanged.
