@@ -76,6 +76,28 @@ precomputed ``AX``/``SX``, the learnable node table and its Adam state are all `
 profiled). DAEGC and VGAE were not run (session time; the 20,000-node smoke run, ``--nodes
 20000``, passes for both).
 
+Next session (same conditions; DinkNet ``--train-budget 4000 --timeout 4500 --max-rss-gb 21``,
+S3GC ``--train-budget 600 --timeout 2400 --max-rss-gb 22.5``), with DinkNet's gradient-free
+smoothing on the column-slab operator and its trimmed local table, and S3GC's recomputed
+encoder blocks, perm-free walk graph, fused Adam for its 627M-parameter table and gradients
+freed after each step:
+
+| method | config | epoch s | passes (stage batches/total s) | train s | infer s | KMeans s | score s | peak RSS GB | NMI (1 epoch) | published V100 total s |
+|---|---|---|---|---|---|---|---|---|---|---|
+| DinkNet | sage 256x2, batch 32768, fan-out 10 | 632.5 | pretrain 75/75 583.8 s; finetune 75/75 169.9 s; finetune 75/75 632.5 s | 2253.8 | 446.8 | - | 7.6 | 20.71 | 10.49 | 5,116 |
+| S3GC | batch 16384, fan-out 10 | 620.2 (partial: train 16/150 batches in 620 s -> 5814 s) | train 16/150 620.2 s | 700.2 | 17.4 | 46.1 | 10.7 | 18.87 | 4.80 | 1,781 |
+
+DinkNet: a WHOLE run of both stages (one epoch each), 2,714 s wall. The first "finetune" pass
+(169.9 s) is the global-term refresh iterating the training loader for its local table;
+the rest of ``train s`` is the pretrain epoch, the centre initialisation and the global
+term's ``power = 20`` whole-graph products (three smoothings of ``[N, 256]``: centre start,
+refresh, inference; ~12 min each on one thread, ~36 s per product). S3GC: partial, 38.8 s
+per batch (about a million distinct nodes through two 2-layer MLPs, forward, recomputed
+forward and backward), ~5,800 s per epoch extrapolated; peak 18.9 GB, so it now fits. DAEGC
+(pretrain epoch, then the crash fixed in this commit's parent: CSR features in layer-wise
+inference) was stopped unfinished at the session's end after 38 min; VGAE, GAE, DGI and MAGI
+whole epochs still to run.
+
 Memory. The joint methods (1-2-layer GCNs of width 64-128) peaked at 15.3-18.1 GB because
 ``gcn_norm`` of PyG turned the whole-graph CSR adjacency into ``[2, E]`` edge lists and back
 to add the self-loops: 78 bytes of peak per edge (9 GB here) on top of the graph (3 GB),
