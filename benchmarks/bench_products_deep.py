@@ -94,8 +94,8 @@ term's ``power = 20`` whole-graph products (three smoothings of ``[N, 256]``: ce
 refresh, inference; ~12 min each on one thread, ~36 s per product). S3GC: partial, 38.8 s
 per batch (about a million distinct nodes through two 2-layer MLPs, forward, recomputed
 forward and backward), ~5,800 s per epoch extrapolated; peak 18.9 GB, so it now fits. DAEGC
-(pretrain epoch, then the crash fixed in this commit's parent: CSR features in layer-wise
-inference) was stopped unfinished at the session's end after 38 min; VGAE, GAE, DGI and MAGI
+(the crash at its mini-batch centre start, CSR features in layer-wise inference, is fixed;
+its run) was stopped unfinished at the session's end after 38 min; VGAE, GAE, DGI and MAGI
 whole epochs still to run.
 
 Memory. The joint methods (1-2-layer GCNs of width 64-128) peaked at 15.3-18.1 GB because
