@@ -418,8 +418,9 @@ class S3GC(TrainableModel):
     def _rows(self, table: Tensor, index: Tensor) -> Tensor:
         return table[index.to(table.device)].to(self.compute_device)
 
-    def _encode(self, index: Tensor) -> Tensor:
-        r""":math:`f(\tilde{A}X) + g(S_KX) + I` for the nodes ``index`` (with gradients)."""
+    def _encode(self, index: Tensor, table_rows: Optional[Tensor] = None) -> Tensor:
+        r""":math:`f(\tilde{A}X) + g(S_KX) + I` for the nodes ``index`` (with gradients);
+        ``table_rows``: the rows of :math:`I` already gathered."""
         if self.AX is None or self.SX is None:
             raise RuntimeError("S3GC has no input features yet: call "
                                "model.set_precomputed_features(*precompute_features(x, "
@@ -427,15 +428,13 @@ class S3GC(TrainableModel):
         out = self.f(self._rows(self.AX, index)) + self.g(self._rows(self.SX, index))
         if self.node_embedding is None:
             return out
-        weight = self.node_embedding.weight
-        emb = F.embedding(index.to(weight.device), weight).to(out.device)
-        return out + emb
+        if table_rows is None:
+            weight = self.node_embedding.weight
+            table_rows = F.embedding(index.to(weight.device), weight).to(out.device)
+        return out + table_rows
 
     def _unit_block(self, index: Tensor, table_rows: Optional[Tensor]) -> Tensor:
-        out = self.f(self._rows(self.AX, index)) + self.g(self._rows(self.SX, index))
-        if table_rows is not None:
-            out = out + table_rows
-        return F.normalize(out, dim=-1)
+        return F.normalize(self._encode(index, table_rows), dim=-1)
 
     def _encode_unit(self, index: Tensor) -> Tensor:
         r"""The unit embeddings of the nodes ``index`` with gradients, what :meth:`loss`
@@ -446,14 +445,12 @@ class S3GC(TrainableModel):
         the blocks' activations (~9 KB a row for the two 2-layer maps at ``H = 256``) are
         recomputed one block at a time in the backward pass instead of being held for all
         rows at once (about a million distinct nodes per 16,384-seed batch at Products size:
-        ~9 GB). The maps
-        have no dropout, so the recomputation is exact; the gradients differ from the
-        one-block pass only in the order of float sums. Smaller batches (Cora: ~2,700 rows)
-        run in one block, unchanged.
+        ~9 GB). The maps have no dropout, so the recomputation is exact; the gradients differ
+        from the one-block pass only in the order of float sums. Smaller batches (Cora:
+        ~2,700 rows) run in one block, unchanged.
         """
-        if (not torch.is_grad_enabled() or index.numel() <= self.checkpoint_rows
-                or self.AX is None or self.SX is None):
-            return F.normalize(self._encode(index), dim=-1)
+        if not torch.is_grad_enabled() or index.numel() <= self.checkpoint_rows:
+            return self._unit_block(index, None)
         blocks = index.split(self.checkpoint_rows)
         if self.node_embedding is None:
             table_blocks: Sequence[Optional[Tensor]] = [None] * len(blocks)
