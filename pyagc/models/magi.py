@@ -18,6 +18,7 @@ from torch_geometric.nn.inits import reset
 
 from pyagc.models.base import LossOutput, TrainableModel
 from pyagc.ops.adjacency import to_sparse_adjacency
+from pyagc.ops.precision import bf16_matmul_is_fast
 from pyagc.sampling import (MAGINeighborLoader, MAGIRandomWalkSampler, fan_out_per_hop,
                             walk_positive_pairs)
 from pyagc.utils.cache import TensorCache
@@ -80,20 +81,6 @@ def precompute_full_graph_positive_pairs(data: Data, num_walks: int = 100, walk_
         generator.manual_seed(int(check_scalar(seed, "seed", int)))
     return walk_positive_pairs(data.edge_index, int(data.num_nodes), num_walks, walk_length,
                                generator)
-
-
-def bf16_matmul_is_fast(device: torch.device) -> bool:
-    """Whether bfloat16 matrix products are the fast path on ``device``: CPUs with AMX tiles
-    (oneDNN runs them ~6x faster than float32 there; measured 38 ms vs 226 ms for
-    2708 x 512 x 2708 on one thread). Not on GPUs (float32 / TF32 are fast there) nor on other
-    CPUs (where bfloat16 is emulated and slower)."""
-    if torch.device(device).type != "cpu":
-        return False
-    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
-    try:
-        return bool(probe()) if probe is not None else False
-    except RuntimeError:
-        return False
 
 
 def use_bf16(num_rows: int, channels: int, device: torch.device,
