@@ -90,7 +90,7 @@ def use_bf16(num_rows: int, channels: int, device: torch.device,
     enough for them to pay, :math:`n^2 d \ge` ``min_product`` (:data:`BF16_MIN_PRODUCT`);
     float32 otherwise.
 
-    Measured on this AMX CPU, one thread, loss forward + backward, float32 / bfloat16 time:
+    Measured on an AMX CPU, one thread, loss forward + backward, float32 / bfloat16 time:
     d = 64: n = 300 0.99x, 600 1.30x, 1,000 2.2x; d = 512: n = 300 1.5x, 1,000 2.4x, 2,000
     3.0x, 2,708 4.1x, 8,192 3.9x, 16,384 3.4x (``n^2 d`` below ~2^25 gains nothing, so
     small graphs keep exact float32 arithmetic for free). The similarity products are then
@@ -99,7 +99,9 @@ def use_bf16(num_rows: int, channels: int, device: torch.device,
     25.3 CPU s per run in bfloat16 against 73.5 s in float32 (2.9x; the published V100 time,
     51.3 s, is met only in bfloat16) at the same quality: NMI 58.79 vs 58.85 (seeds 0-4,
     seed by seed within 0.6 except one KMeans outlier). bfloat16 rounding moves the gradient
-    by ~0.17% of its norm, at every size (d = 512, n = 1,000 to 16,384).
+    by ~0.17% of its norm, at every size (d = 512, n = 1,000 to 16,384). On an AVX-512 BF16
+    CPU without AMX (AMD EPYC) the same Cora call takes 76.3 CPU s in bfloat16 against 155.4 s
+    in float32 (2.04x), NMI 58.87 +- 0.78 vs 59.03 +- 0.75 (seeds 0-4).
     """
     if not bf16_matmul_is_fast(device):
         return False
@@ -413,10 +415,11 @@ class MAGI(TrainableModel):
             (keyword-only; ``None``: 100 full graph, 20 mini-batch, the helpers' defaults).
         walk_length (int, optional): steps per walk (``None``: 2 full graph, 4 mini-batch).
         bf16 (bool, optional): similarity products in bfloat16 (``None``: :func:`use_bf16`,
-            on CPUs with AMX for similarity products of at least :data:`BF16_MIN_PRODUCT`
-            multiply-adds: Cora's full graph and anything larger, not a tiny graph). The
-            documented Cora call, seeds 0-4: 58.79 NMI in 25.3 CPU s per run in bfloat16,
-            58.85 in 73.5 s in float32 (``benchmarks/bench_magi_bf16.py``); seeds 5-9 in
+            on CPUs with native bfloat16 products for similarity products of at least
+            :data:`BF16_MIN_PRODUCT` multiply-adds: Cora's full graph and anything larger,
+            not a tiny graph). The documented Cora call, seeds 0-4, on an AMX CPU: 58.79 NMI
+            in 25.3 CPU s per run in bfloat16, 58.85 in 73.5 s in float32
+            (``benchmarks/bench_magi_bf16.py``; AVX-512 BF16 without AMX: 2.04x); seeds 5-9 in
             bfloat16 59.25, seeds 0-9 59.02 +- 0.88 (``benchmarks/bench_documented.py``).
         per_anchor (bool): weigh each pair of anchor :math:`v` by :math:`1/|\mathcal{M}^+_v|`
             and average over the anchors (SupCon-style) instead of the plain mean over all
