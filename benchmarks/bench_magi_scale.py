@@ -31,7 +31,8 @@ from torch_geometric.sampler import NodeSamplerInput
 from pyagc.data import make_csbm
 from pyagc.encoders import create_tuned_gnn
 from pyagc.models import MAGI
-from pyagc.models.magi import MAGINeighborLoader, bf16_matmul_is_fast, modularity_info_nce
+from pyagc.models.magi import MAGINeighborLoader, modularity_info_nce
+from pyagc.ops import bf16_matmul_is_fast
 from pyagc.utils import set_seed
 
 

@@ -194,6 +194,53 @@ def test_recomputed_blocks_give_the_same_loss_and_gradients(small, embedding_std
         torch.testing.assert_close(model._encode_unit(batch[2]), model.embed(batch[2]))
 
 
+def test_bf16_maps_for_large_batches_only_on_fast_cpus(small, monkeypatch):
+    # bf16=None: bfloat16 feature maps for training batches of at least bf16_min_rows
+    # distinct nodes, where the CPU has native bfloat16 products; exact float32 otherwise
+    # (every Cora-sized batch) and in embed().
+    model = _model(small, scale="medium")
+    batch = model.collate(torch.arange(40))
+    rows = batch[2].numel()
+    monkeypatch.setattr(s3gc_module, "bf16_matmul_is_fast", lambda device: True)
+    assert not model.uses_bf16(rows)
+    model.bf16_min_rows = rows
+    assert model.uses_bf16(rows) and not model.uses_bf16(rows - 1)
+    seen = []
+    monkeypatch.setattr(model.f, "forward", lambda x, _f=model.f.forward: seen.append(
+        torch.is_autocast_enabled("cpu")) or _f(x))
+    results, autocast = {}, {}
+    for label, bf16 in (("default", None), ("float32", False), ("bfloat16", True)):
+        model.bf16 = bf16
+        seen.clear()
+        for rows_per_block in (model.CHECKPOINT_ROWS, 7):  # one block, recomputed blocks
+            model.checkpoint_rows = rows_per_block
+            model.zero_grad()
+            out = model.loss(*batch)
+            out.total.backward()
+            assert out.total.dtype == torch.float32
+            results[label, rows_per_block] = (out.total.detach(),
+                                              [p.grad.clone() for p in model.parameters()])
+        autocast[label] = set(seen)
+    assert autocast == {"default": {True}, "float32": {False}, "bfloat16": {True}}
+    for rows_per_block in (model.CHECKPOINT_ROWS, 7):
+        ref, bf = results["float32", rows_per_block], results["bfloat16", rows_per_block]
+        assert torch.equal(results["default", rows_per_block][0], bf[0])
+        assert not torch.equal(ref[0], bf[0])  # rounded, but close
+        torch.testing.assert_close(bf[0], ref[0], rtol=1e-3, atol=1e-4)
+        for g_bf, g_ref in zip(bf[1], ref[1]):
+            assert float((g_bf - g_ref).norm()) <= 0.05 * float(g_ref.norm()) + 1e-6
+    seen.clear()
+    model.bf16 = True
+    with torch.no_grad():  # inference stays float32
+        torch.testing.assert_close(model._encode_unit(batch[2]), model.embed(batch[2]))
+    assert seen and not any(seen)
+    monkeypatch.setattr(s3gc_module, "bf16_matmul_is_fast", lambda device: False)
+    model.bf16 = None
+    assert not model.uses_bf16(10 ** 9)
+    with pytest.raises(ValueError, match="bf16"):
+        _model(small, bf16="yes")
+
+
 def test_scale_chooses_the_encoder_and_where_the_table_lives(small, monkeypatch):
     assert isinstance(_model(small).f, torch.nn.Linear)
     medium = _model(small, scale="medium")
