@@ -95,8 +95,39 @@ refresh, inference; ~12 min each on one thread, ~36 s per product). S3GC: partia
 per batch (about a million distinct nodes through two 2-layer MLPs, forward, recomputed
 forward and backward), ~5,800 s per epoch extrapolated; peak 18.9 GB, so it now fits. DAEGC
 (the crash at its mini-batch centre start, CSR features in layer-wise inference, is fixed;
-its run) was stopped unfinished at the session's end after 38 min; VGAE, GAE, DGI and MAGI
-whole epochs still to run.
+its run) was stopped unfinished at the session's end after 38 min.
+
+Whole epochs of GAE, DGI, MAGI and VGAE (same graph and options, ``--threads 1``; GAE and DGI
+from commit e7ff52c, MAGI and VGAE from the next one, whose bfloat16 probe counts AVX-512 BF16
+CPUs as fast, so MAGI's similarity products ran in bfloat16 on this AMD EPYC; the other core
+ran Cora and 200k-node benchmarks throughout, load ~2)::
+
+    python benchmarks/bench_products_deep.py --graph-cache /tmp/products_like.pt \
+        --methods GAE DGI MAGI VGAE --threads 1 --train-budget 4000 --timeout 5400 \
+        --max-rss-gb 21
+
+| method | config | epoch s | passes (stage batches/total s) | train s | infer s | KMeans s | score s | peak RSS GB | NMI (1 epoch) | published V100 total s |
+|---|---|---|---|---|---|---|---|---|---|---|
+| GAE | sage 256x2, batch 16384, fan-out 10 | 797.2 | train 150/150 797.2 s | 827.1 | 141.7 | 56.2 | 15.8 | 12.70 | 16.40 | 1,567 |
+| DGI | sage 256x2, batch 32768, fan-out 10 | 951.5 | train 75/75 951.5 s | 983.4 | 123.4 | 59.5 | 12.7 | 12.44 | 7.77 | 3,019 |
+| MAGI | sage 256x1, batch 2048, fan-out 10 | 3689.8 | train 1196/1196 3689.8 s | 3742.5 | 51.3 | 67.2 | 13.8 | 14.52 | 15.51 | 22,560 |
+| VGAE | gcn 32x2, batch 16384, fan-out 10 | 567.8 | train 150/150 567.8 s | 584.5 | 85.2 | 9.4 | 12.9 | 11.03 | 8.62 | - |
+
+GAE's and DGI's whole epochs (5.3 s and 12.7 s per batch) replace the partial rows extrapolated
+from their first batches (633 s and 546 s, measured with less load on the other core). MAGI's
+whole epoch (3.1 s per batch of 2,048 roots) is 16 % of the published 20-epoch total; it
+replaces the partial row above (1.5 s per batch over the first 160 batches, another session's
+machine, not compared back to back). VGAE (no ``ogbn-products`` entry: the YAML's 32-16 GCN,
+batch 16,384) is not per-hop trimmed (``VariationalEncoder`` has no trimming) and needs none at
+this width: 3.8 s per batch. Still without a whole Products epoch: S3GC and DAEGC. DAEGC's
+first layer ran over each batch's whole two-hop subgraph, because its positives were the sampled
+edges into the seeds (hop-1 rows); its batches now draw their positive edges as GAE's do
+(``edges_per_root = 0.5``: every term reads seed rows, so the encoder trims to the seeds),
+1.36x per epoch on the 200k-node graph (pretrain 114.4 -> 83.8 s, finetune 116.6 -> 86.1 s;
+``--nodes 200000 --methods DAEGC``, back to back), where a batch's hop 1 already covers most of
+the graph; at full size the first layer's rows drop from ~1.5M to the seeds and their hop 1.
+S3GC's feature maps now run in bfloat16 on such CPUs (1.37x per batch at 200k nodes,
+``benchmarks/bench_s3gc_bf16.py``).
 
 Memory. The joint methods (1-2-layer GCNs of width 64-128) peaked at 15.3-18.1 GB because
 ``gcn_norm`` of PyG turned the whole-graph CSR adjacency into ``[2, E]`` edge lists and back

@@ -77,18 +77,25 @@ class DAEGC(ClusteringModel):
         normalize: L2-normalise the embedding rows (keyword-only, default ``True``).
         seed: seed of the negative pairs (keyword-only; ``None``: torch's global RNG).
 
-    Mini-batch (:meth:`loss_batch`): ``Z`` on the sampled subgraph; positives are the sampled
-    edges pointing at a seed, negatives pair two seeds (the seeds are a uniform sample of the
-    nodes; the subgraph's other nodes are drawn by degree); the KL term covers the seeds,
-    against the rows of the whole graph's ``P`` (``[N, k]``, refreshed by one no-grad pass
-    over the training loader every ``update_interval`` epochs). The encoder runs per-hop
-    trimmed (:class:`~pyagc.encoders.TunedGNN`): the loss reads the seeds and hop 1, the
-    refresh the seeds only, so a 16,384-seed batch of a Products-sized graph no longer
-    encodes its whole two-hop subgraph in every layer.
+    Mini-batch (:meth:`loss_batch`, batches of the default :meth:`train_loader`, an
+    :class:`~pyagc.sampling.EdgePairNeighborLoader`, as :class:`~pyagc.models.GAE`'s): each
+    batch of ``B`` uniformly drawn roots also draws ``B / 2`` edges uniformly from the whole
+    graph (:attr:`edges_per_root`); roots and edge endpoints are the seeds, each embedded with
+    its whole sampled neighbourhood. The positives are the drawn edges, the negatives as many
+    pairs of roots, the KL term covers the roots (a uniform sample of the nodes) against the
+    rows of the whole graph's ``P`` (``[N, k]``, refreshed by one no-grad pass over the
+    training loader every ``update_interval`` epochs). Every term reads seed rows only, so
+    the encoder runs per-hop trimmed to them (:class:`~pyagc.encoders.TunedGNN`): a
+    16,384-root batch of a Products-sized graph no longer encodes its whole two-hop subgraph
+    (~1.5M nodes) in the first layer. A plain :class:`~pyagc.sampling.NeighborLoader` batch
+    is also accepted: then the positives are the sampled edges into the seeds (hop-1 rows,
+    so the first layer runs on the whole subgraph) and the KL term covers all seeds.
     """
 
     family = "deep-joint"
     supports_mini_batch = True
+    #: ``B / 2`` drawn edges per batch of ``B`` roots (see **Mini-batch**; GAE's value).
+    edges_per_root = 0.5
 
     def __init__(self, encoder: Module, n_clusters: int, hidden_channels: int,
                  decoder: Optional[Module] = None, gamma: float = 10.0,
@@ -193,13 +200,19 @@ class DAEGC(ClusteringModel):
         return self._output(recon, self.cluster_head(z, update_target=False))
 
     def loss_batch(self, batch: Data, pretrain: bool = False) -> LossOutput:
-        # The positives read hop-1 rows, so the encoder keeps the seeds and hop 1 (per-hop
-        # trimming where it can); the negatives pair two seeds (uniformly drawn nodes).
-        z = self.embed(**self._inputs(batch), **self._per_hop_inputs(batch, keep_hops=1))
-        edge_index, size = batch.edge_index, int(batch.batch_size)
-        pos = edge_index[:, edge_index[1] < size]
+        edge_index, pos = batch.edge_index, getattr(batch, "pos_pairs", None)
+        if pos is None:
+            # The positives are the sampled edges into the seeds and read hop-1 rows: the
+            # encoder keeps the seeds and hop 1; the negatives pair two seeds.
+            z = self.embed(**self._inputs(batch), **self._per_hop_inputs(batch, keep_hops=1))
+            roots = int(batch.batch_size)
+            pos = edge_index[:, edge_index[1] < roots]
+        else:
+            # Every pair is a pair of seeds: the encoder computes the seeds' rows only.
+            z = self.embed(**self._inputs(batch), **self._per_hop_inputs(batch, keep_hops=0))
+            roots = int(batch.num_roots)
         neg = self._negatives(edge_index, batch.num_nodes, num_samples=pos.size(1),
-                              num_src=size, num_dst=size,
+                              num_src=roots, num_dst=roots,
                               generator=self._rng(edge_index.device))
         recon = self.recon_loss(z, pos, neg)
         if pretrain:
@@ -210,8 +223,8 @@ class DAEGC(ClusteringModel):
         if self.cluster_head.target is None:
             raise ValueError("Mini-batch DAEGC needs the whole graph's target distribution: "
                              "call model.refresh_target(loader) before the first batch.")
-        q = self.cluster_head(z[:size], update_target=False)
-        return self._output(recon, q, batch.n_id[:size].to(q.device))
+        q = self.cluster_head(z[:roots], update_target=False)
+        return self._output(recon, q, batch.n_id[:roots].to(q.device))
 
     # ------------------------------------------------------------------ self-training
     @torch.no_grad()

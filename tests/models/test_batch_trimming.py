@@ -98,3 +98,33 @@ def test_daegc_batch_loss_keeps_hop_one_and_its_refresh_the_seeds(monkeypatch):
     assert torch.allclose(trimmed, untrimmed, atol=1e-5)
     seen_rows.clear()
     torch.testing.assert_close(first.refresh_target(full), target, rtol=1e-4, atol=1e-5)
+
+
+def test_daegc_edge_pair_batches_read_only_seed_rows_and_its_kl_the_roots():
+    # The default loader draws the positive edges (their endpoints join the seeds): every term
+    # reads seed rows, so the encoder computes only those, each equal to the untrimmed row;
+    # the KL term covers the roots (a uniform sample), placed by their global ids.
+    from _edge_pair_helpers import first_edge_pair_batch
+    from pyagc.models import DAEGC
+    graph = make_csbm(2000, 4, avg_degree=8, num_features=24, seed=0)
+    torch.manual_seed(0)
+    encoder = create_tuned_gnn("gat", 24, 16, num_layers=2, heads=2, concat=False)
+    model = DAEGC(encoder, 4, 16, seed=0)
+    loader, batch, _, (z, pos, neg) = first_edge_pair_batch(model, graph, pretrain=True)
+    assert z.size(0) == batch.batch_size < batch.num_nodes
+    model.eval()
+    with torch.no_grad():
+        full = model.embed(batch.x, batch.edge_index)
+        trimmed = model.embed(batch.x, batch.edge_index,
+                              **model._per_hop_inputs(batch, keep_hops=0))
+    torch.testing.assert_close(trimmed, full[:batch.batch_size], rtol=1e-4, atol=1e-5)
+    assert torch.equal(pos, batch.pos_pairs)
+    assert int(neg.max()) < batch.num_roots == 64
+    model.train()
+    model.initialize_cluster_centers(graph, num_layers=2, verbose=False)
+    model.refresh_target(loader)
+    kl_rows = []
+    kl_loss = model.cluster_head.kl_loss
+    model.cluster_head.kl_loss = lambda q, index: kl_rows.append(index) or kl_loss(q, index)
+    out = model.loss_batch(batch)
+    assert torch.equal(kl_rows[0], batch.n_id[:64]) and set(out.components) == {"recon", "kl"}

@@ -210,18 +210,11 @@ def test_mini_batch_loss_trims_to_seeds_and_hop_one():
 def test_mini_batch_loss_on_edge_pair_batches_reads_only_seed_rows():
     from pyagc.data import make_csbm
     from pyagc.encoders import create_tuned_gnn
-    from pyagc.sampling import EdgePairNeighborLoader
+    from _edge_pair_helpers import first_edge_pair_batch
     graph = make_csbm(2000, 4, avg_degree=8, num_features=24, seed=0)
     torch.manual_seed(0)
     model = GAE(create_tuned_gnn("sage", 24, 16, num_layers=2), seed=0)
-    loader = model.train_loader(graph, mini_batch=True, batch_size=64, fan_out=5, seed=0)
-    assert isinstance(loader, EdgePairNeighborLoader) and loader.edges_per_batch == 32
-    batch = next(iter(loader))
-    seen = []
-    recon = model.recon_loss
-    model.recon_loss = lambda z, pos, neg: seen.append((z, pos, neg)) or recon(z, pos, neg)
-    loss = model.loss_batch(batch)
-    z, pos, neg = seen[0]
+    _, batch, loss, (z, pos, neg) = first_edge_pair_batch(model, graph)
     assert z.size(0) == batch.batch_size < batch.num_nodes          # seed rows only
     with torch.no_grad():
         full = model.encoder(batch.x, batch.edge_index)
