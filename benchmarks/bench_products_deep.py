@@ -126,6 +126,11 @@ edges into the seeds (hop-1 rows); its batches now draw their positive edges as 
 1.36x per epoch on the 200k-node graph (pretrain 114.4 -> 83.8 s, finetune 116.6 -> 86.1 s;
 ``--nodes 200000 --methods DAEGC``, back to back), where a batch's hop 1 already covers most of
 the graph; at full size the first layer's rows drop from ~1.5M to the seeds and their hop 1.
+Its full-size run (``--methods DAEGC --train-budget 420 --max-rss-gb 21``) was stopped at
+21.19 GB in the centre start's layer-wise GAT inference (the generic path, which then kept
+every batch's rows in a list and their concatenation); with one preallocated output a rerun
+peaked at 19.17 GB so far but spent over 12 minutes in that inference on one thread, and was
+stopped at the session's end: GAT needs a CSR whole-graph path like GCN's and SAGE's.
 S3GC's feature maps now run in bfloat16 on such CPUs (1.37x per batch at 200k nodes,
 ``benchmarks/bench_s3gc_bf16.py``).
 

@@ -230,11 +230,10 @@ class S3GC(TrainableModel):
             thread (``benchmarks/bench_s3gc_bf16.py``): the Products configuration on a
             200,000-node Products-like graph 7.9 against 10.8 CPU s per batch (1.37x; the
             walks, the loss and the table's Adam step stay float32), gradient within 3.4e-3
-            of float32's norm, the same NMI
-            after each of 3 epochs (4.34 / 2.71 / 2.23 against 4.40 / 2.61 / 2.23); the
-            documented Cora call forced to ``bf16=True``, seeds 0-4: NMI 55.45 +- 0.97
-            against 55.32 +- 1.16, at 26.0 against 39.4 CPU s per run (Cora keeps float32 by
-            default, so its figures above stay exact).
+            of float32's norm, the same NMI after each of 3 epochs (4.34 / 2.71 / 2.23
+            against 4.40 / 2.61 / 2.23); the documented Cora call forced to ``bf16=True``,
+            seeds 0-4: NMI 55.45 +- 0.97 against 55.32 +- 1.16, at 26.0 against 39.4 CPU s
+            per run (Cora keeps float32 by default, so its figures above stay exact).
 
     Shapes:
         ``loss(pos_rw [P, c], neg_rw [k P, c], node_mapping [U])``; ``embed() -> [N, H]``.
@@ -486,8 +485,9 @@ class S3GC(TrainableModel):
         from the one-block pass only in the order of float sums. Smaller batches (Cora:
         ~2,700 rows) run in one block, unchanged.
         """
-        bf16 = torch.is_grad_enabled() and self.uses_bf16(index.numel())
-        if not torch.is_grad_enabled() or index.numel() <= self.checkpoint_rows:
+        training = torch.is_grad_enabled()
+        bf16 = training and self.uses_bf16(index.numel())
+        if not training or index.numel() <= self.checkpoint_rows:
             return self._unit_block(index, None, bf16)
         blocks = index.split(self.checkpoint_rows)
         if self.node_embedding is None:
