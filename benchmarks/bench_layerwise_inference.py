@@ -49,7 +49,7 @@ import types
 import torch
 
 from pyagc.data import make_csbm
-from pyagc.encoders import TunedGCN, TunedGNN, TunedGraphSAGE, create_tuned_gnn
+from pyagc.encoders import TunedGAT, TunedGCN, TunedGNN, TunedGraphSAGE, create_tuned_gnn
 from pyagc.sampling import NeighborLoader
 from products_graph import load_products_like
 
@@ -93,7 +93,7 @@ def main() -> None:
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         print(f"| {gnn_type} | layer-wise, all {args.nodes:,} nodes | {wall:.1f} | {cpu:.1f} | "
               f"- | {peak_rss_gb():.2f} |", flush=True)
-        if isinstance(encoder, (TunedGraphSAGE, TunedGCN)):  # the previous path, side by side
+        if isinstance(encoder, (TunedGraphSAGE, TunedGCN, TunedGAT)):  # the previous path, side by side
             encoder.layerwise_conv = types.MethodType(TunedGNN.layerwise_conv, encoder)
             before, cpu_before = time.perf_counter(), time.process_time()
             z_old = encoder.inference(data.x, data.edge_index)

@@ -474,6 +474,28 @@ def test_sage_layerwise_inference_on_whole_graph_rows_equals_eval_forward(aggr):
     assert torch.allclose(out, expected, atol=1e-4), float((out - expected).abs().max())
 
 
+@pytest.mark.parametrize("kw", [dict(), dict(heads=4), dict(heads=2, concat=False),
+                                dict(add_self_loops=False), dict(bias=False, norm="batch_norm")])
+def test_gat_layerwise_inference_on_whole_graph_scores_equals_eval_forward(kw):
+    """GAT inference scores every block's in-edges against one whole-graph W h (self-loops
+    of the graph dropped and one per node added, repeated edges kept, nodes without in-edges
+    included, the last block short); it equals the eval-mode forward."""
+    graph = make_csbm(900, 4, avg_degree=6, num_features=30, seed=2)
+    ei = graph.edge_index[:, graph.edge_index[1] >= 10]          # nodes 0-9: no in-edges
+    ei = torch.cat([ei, torch.tensor([[5, 7, 7], [5, 7, 300]]), ei[:, :40]], dim=1)
+    torch.manual_seed(0)
+    enc = create_tuned_gnn("gat", 30, 16, num_layers=2, act="elu", **kw)
+    enc(graph.x, ei)
+    enc.eval()
+    with torch.no_grad():
+        expected = enc(graph.x, ei)
+    calls = []
+    enc.convs[0].register_forward_hook(lambda *args: calls.append(1))
+    out = enc.inference(graph.x, ei, batch_size=200)
+    assert calls == []                   # no per-block GATConv call: the whole-graph path
+    assert torch.allclose(out, expected, atol=1e-5), float((out - expected).abs().max())
+
+
 @pytest.mark.parametrize("gnn_type", ["gcn", "sage"])
 def test_inference_normalises_and_activates_row_blocks_in_place(gnn_type):
     # Eval-mode batch norm (running statistics) and PReLU act row by row, so inference
