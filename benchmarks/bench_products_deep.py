@@ -201,8 +201,11 @@ class TimedLoader:
             entry["seconds"] = time.perf_counter() - start
             if entry["seconds"] > self._budget and entry["batches"] < entry["total"]:
                 entry["stopped"] = True
-                return
-        entry["seconds"] = time.perf_counter() - start
+                break
+        else:
+            entry["seconds"] = time.perf_counter() - start
+        # Also on stderr as each pass ends: a child killed later still leaves its passes.
+        print(f"pass {json.dumps(entry)}", file=sys.stderr, flush=True)
 
 
 def one_epoch_config(method: str, overrides):
