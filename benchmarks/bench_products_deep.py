@@ -119,7 +119,8 @@ whole epoch (3.1 s per batch of 2,048 roots) is 16 % of the published 20-epoch t
 replaces the partial row above (1.5 s per batch over the first 160 batches, another session's
 machine, not compared back to back). VGAE (no ``ogbn-products`` entry: the YAML's 32-16 GCN,
 batch 16,384) is not per-hop trimmed (``VariationalEncoder`` has no trimming) and needs none at
-this width: 3.8 s per batch. Still without a whole Products epoch: S3GC and DAEGC. DAEGC's
+this width: 3.8 s per batch. Still without a whole Products epoch then: S3GC and DAEGC (S3GC's
+is below). DAEGC's
 first layer ran over each batch's whole two-hop subgraph, because its positives were the sampled
 edges into the seeds (hop-1 rows); its batches now draw their positive edges as GAE's do
 (``edges_per_root = 0.5``: every term reads seed rows, so the encoder trims to the seeds),
@@ -130,9 +131,45 @@ Its full-size run (``--methods DAEGC --train-budget 420 --max-rss-gb 21``) was s
 21.19 GB in the centre start's layer-wise GAT inference (the generic path, which then kept
 every batch's rows in a list and their concatenation); with one preallocated output a rerun
 peaked at 19.17 GB so far but spent over 12 minutes in that inference on one thread, and was
-stopped at the session's end: GAT needs a CSR whole-graph path like GCN's and SAGE's.
+stopped at the session's end: GAT needed a CSR whole-graph path like GCN's and SAGE's, which it
+now has (below).
 S3GC's feature maps now run in bfloat16 on such CPUs (1.37x per batch at 200k nodes,
 ``benchmarks/bench_s3gc_bf16.py``).
+
+S3GC, whole epoch (commit 1406074: bfloat16 feature maps on this AVX-512 BF16 CPU, batches of
+at least 2^17 distinct nodes; nothing else ran on the machine except light editing and one
+nice'd test run)::
+
+    python benchmarks/bench_products_deep.py --graph-cache /tmp/products_like.pt \
+        --methods S3GC --threads 2 --train-budget 7000 --timeout 9000 --max-rss-gb 22.5
+
+| method | config | epoch s | passes (stage batches/total s) | train s | infer s | KMeans s | score s | peak RSS GB | NMI (1 epoch) | published V100 total s |
+|---|---|---|---|---|---|---|---|---|---|---|
+| S3GC | batch 16384, fan-out 10 | 4000.1 | train 150/150 4000.1 s | 4081.4 | 19.9 | 34.8 | 11.7 | 22.19 | 16.57 | 1,781 |
+
+26.7 s per batch on two threads (6,723 CPU s for the whole child), against 38.8 s per batch
+on one thread in float32 for the partial row above. Its peak, 22.19 GB, is above that row's
+18.87 GB (float32, one thread, 16 batches): not profiled; the two runs differ in precision,
+threads and the number of batches, so which one costs the 3.3 GB is not known.
+
+DAEGC with the whole-graph GAT inference (``TunedGAT.layerwise_conv``: :math:`W h` once per
+layer, a segment softmax and one CSR product per block of targets; 2x faster and 1.2 GB less
+than per-block subgraphs at 200k nodes, ``bench_layerwise_inference.py``), every pass cut at
+600 s (a whole run needs about two hours on two threads, more than the session had left)::
+
+    python benchmarks/bench_products_deep.py --graph-cache /tmp/products_like.pt \
+        --methods DAEGC --threads 2 --train-budget 600 --timeout 4200 --max-rss-gb 22
+
+| method | config | epoch s | passes (stage batches/total s) | train s | infer s | KMeans s | score s | peak RSS GB | NMI (1 epoch) | published V100 total s |
+|---|---|---|---|---|---|---|---|---|---|---|
+| DAEGC | gat 256x2, batch 16384, fan-out 10 | 609.4 (partial: pretrain 33/150 batches in 610 s -> 2773 s, finetune 75/150 batches in 601 s -> 1203 s, finetune 27/150 batches in 609 s -> 3385 s) | pretrain 33/150 610.1 s; finetune 75/150 601.4 s; finetune 27/150 609.4 s | 1969.5 | 114.4 | - | 12.2 | 16.26 | 57.99 | 2,237 |
+
+Per batch: 18.5 s pretraining, 22.6 s finetuning, 8.0 s for the target refresh (the first
+"finetune" pass, forward only; cut at 600 s, so half the nodes kept their previous target).
+The centre start (whole-graph GAT inference and KMeans) took about 150 s of ``train s``
+(1,969.5 s minus the three passes); the final inference of every node's label 114.4 s. Peak
+16.26 GB, against 21.19 GB when the generic path's centre start was stopped. The NMI after
+these partial passes is no quality figure.
 
 Memory. The joint methods (1-2-layer GCNs of width 64-128) peaked at 15.3-18.1 GB because
 ``gcn_norm`` of PyG turned the whole-graph CSR adjacency into ``[2, E]`` edge lists and back
