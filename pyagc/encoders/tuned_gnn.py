@@ -969,7 +969,6 @@ class TunedGAT(TunedGNN):
         out = out.view(-1, heads * channels) if conv.concat else out.mean(dim=1)
         return out if conv.bias is None else out + conv.bias
 
-
     def layerwise_conv(self, num_nodes, edge_index, edge_weight, edge_attr, batch_size):
         r"""Whole-graph attention layers of :meth:`TunedGNN.inference`: per layer,
         :math:`W h` and both attention halves are computed once for all nodes; each block of
@@ -978,7 +977,8 @@ class TunedGAT(TunedGNN):
         :math:`\sum_j \alpha_{ij} W h_j` as one CSR product per head over the whole-graph
         :math:`W h` -- no per-block subgraph, relabelling or gather of the neighbours' rows,
         which made the generic path hold ~1.5 GB per block and take over 12 minutes on the
-        Products-sized graph (DAEGC's GAT 256). The self-loops ``GATConv`` adds (after
+        Products-sized graph (DAEGC's GAT 256; this path: 114 s for both layers and the labels,
+        two threads, ``benchmarks/bench_products_deep.py``). The self-loops ``GATConv`` adds (after
         removing the graph's own) enter as one term per target. Same output as the eval
         forward up to float rounding (``tests/encoders``). Memory per layer: its input,
         :math:`W h` and its output, ``[N, width]`` each, plus one block's edges."""
