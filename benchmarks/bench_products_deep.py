@@ -150,7 +150,10 @@ nice'd test run)::
 26.7 s per batch on two threads (6,723 CPU s for the whole child), against 38.8 s per batch
 on one thread in float32 for the partial row above. Its peak, 22.19 GB, is above that row's
 18.87 GB (float32, one thread, 16 batches): not profiled; the two runs differ in precision,
-threads and the number of batches, so which one costs the 3.3 GB is not known.
+threads and the number of batches. Not precision, as far as a smaller graph tells: at 200k
+nodes, two threads, ``--train-budget 60 --set +model.bf16=true`` / ``false`` peak at 3.08 and
+3.26 GB (5.2 and 7.4 s per batch); the number of batches (allocator growth over 150 of them)
+or the threads remain, unconfirmed.
 
 DAEGC with the whole-graph GAT inference (``TunedGAT.layerwise_conv``: :math:`W h` once per
 layer, a segment softmax and one CSR product per block of targets; 2x faster and 1.2 GB less
