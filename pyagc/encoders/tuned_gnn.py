@@ -994,14 +994,15 @@ class TunedGAT(TunedGNN):
         def targets_csr(drop_self_loops: bool) -> Tuple[Tensor, Tensor]:
             """``(crow, col)`` of the in-edges, rows = targets, built once per call."""
             if drop_self_loops not in in_edges:
-                order, _ = _edges_by_target(edge_index, num_nodes)
-                col, dst = edge_index[0, order], edge_index[1, order]
-                del order
+                order, crow = _edges_by_target(edge_index, num_nodes)
+                col = edge_index[0, order]
                 if drop_self_loops:
+                    dst = edge_index[1, order]
                     keep = col != dst
-                    col, dst = col[keep], dst[keep]
-                crow = torch.zeros(num_nodes + 1, dtype=torch.long, device=col.device)
-                torch.cumsum(torch.bincount(dst, minlength=num_nodes), 0, out=crow[1:])
+                    col = col[keep]
+                    crow = torch.zeros_like(crow)
+                    torch.cumsum(torch.bincount(dst[keep], minlength=num_nodes), 0,
+                                 out=crow[1:])
                 in_edges[drop_self_loops] = crow, col
             return in_edges[drop_self_loops]
 
