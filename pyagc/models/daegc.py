@@ -17,7 +17,7 @@ from torch_geometric.nn import InnerProductDecoder
 from torch_geometric.nn.inits import reset
 
 from pyagc.clusters.dec_head import DECClusterHead
-from pyagc.encoders.tuned_gnn import TunedGAT
+from pyagc.encoders.tuned_gnn import TunedGAT, TunedGNN, layerwise_inference
 from pyagc.models.base import ClusteringModel, LossOutput
 from pyagc.ops.encoder_inputs import to_sparse_features
 from pyagc.ops.negative_sampling import NegativeSampler
@@ -76,6 +76,9 @@ class DAEGC(ClusteringModel):
         alpha: Student-t degrees of freedom (keyword-only, 1 in the paper).
         normalize: L2-normalise the embedding rows (keyword-only, default ``True``).
         seed: seed of the negative pairs (keyword-only; ``None``: torch's global RNG).
+        refresh_batch_size: mini-batch target refresh by layer-wise inference over the
+            loader's whole graph, targets in node blocks of this size (keyword-only; ``None``:
+            one no-grad pass over the loader's batches; see :meth:`refresh_target`).
 
     Mini-batch (:meth:`loss_batch`, batches of the default :meth:`train_loader`, an
     :class:`~pyagc.sampling.EdgePairNeighborLoader`, as :class:`~pyagc.models.GAE`'s): each
@@ -83,8 +86,8 @@ class DAEGC(ClusteringModel):
     graph (:attr:`edges_per_root`); roots and edge endpoints are the seeds, each embedded with
     its whole sampled neighbourhood. The positives are the drawn edges, the negatives as many
     pairs of roots, the KL term covers the roots (a uniform sample of the nodes) against the
-    rows of the whole graph's ``P`` (``[N, k]``, refreshed by one no-grad pass over the
-    training loader every ``update_interval`` epochs). Every term reads seed rows only, so
+    rows of the whole graph's ``P`` (``[N, k]``, refreshed every ``update_interval`` epochs,
+    see :meth:`refresh_target`). Every term reads seed rows only, so
     the encoder runs per-hop trimmed to them (:class:`~pyagc.encoders.TunedGNN`): a
     16,384-root batch of a Products-sized graph no longer encodes its whole two-hop subgraph
     (~1.5M nodes) in the first layer. A plain :class:`~pyagc.sampling.NeighborLoader` batch
@@ -100,7 +103,8 @@ class DAEGC(ClusteringModel):
     def __init__(self, encoder: Module, n_clusters: int, hidden_channels: int,
                  decoder: Optional[Module] = None, gamma: float = 10.0,
                  update_interval: int = 5, *, alpha: float = 1.0, normalize: bool = True,
-                 seed: Optional[int] = None) -> None:
+                 seed: Optional[int] = None,
+                 refresh_batch_size: Optional[int] = 65536) -> None:
         super().__init__()
         if not isinstance(encoder, Module):
             raise TypeError(f"encoder must be a torch.nn.Module, got {type(encoder).__name__}.")
@@ -108,6 +112,8 @@ class DAEGC(ClusteringModel):
         check_scalar(gamma, "gamma", (int, float), min_val=0)
         check_scalar(update_interval, "update_interval", int, min_val=1)
         check_scalar(normalize, "normalize", bool)
+        if refresh_batch_size is not None:
+            check_scalar(refresh_batch_size, "refresh_batch_size", int, min_val=1)
         self.encoder = encoder
         self.decoder = InnerProductDecoder() if decoder is None else decoder
         self.cluster_head = DECClusterHead(n_clusters, hidden_channels, alpha)
@@ -116,6 +122,7 @@ class DAEGC(ClusteringModel):
         self.gamma = float(gamma)
         self.update_interval = int(update_interval)
         self.normalize = bool(normalize)
+        self.refresh_batch_size = refresh_batch_size
         self._negatives = NegativeSampler()
         self._rng = DeviceGenerators(seed)
         self._sparse_x = TensorCache(to_sparse_features)
@@ -230,14 +237,29 @@ class DAEGC(ClusteringModel):
     @torch.no_grad()
     def refresh_target(self, loader: Any) -> Tensor:
         """Recompute the target ``P`` ``[N, k]`` from the current ``Q`` of every node, in eval
-        mode: on the whole graph (a :class:`Data`) or over the batches of a neighbour loader
-        (seed rows, placed by ``n_id``). Returns ``P``."""
+        mode, and return it.
+
+        On a whole graph (a :class:`Data`): one forward pass. On a neighbour loader: with
+        :attr:`refresh_batch_size` set and a :class:`~pyagc.encoders.TunedGNN` encoder, ``Q``
+        of the loader's whole graph (``loader.data``) by layer-wise inference
+        (:func:`~pyagc.encoders.layerwise_inference`: ``num_layers`` passes over the graph
+        with full neighbourhoods, node blocks of that size) -- exact, as on the whole graph,
+        and on a Products-sized graph ~10x cheaper than encoding every batch's sampled
+        neighbourhood (``benchmarks/bench_daegc_refresh.py``). Otherwise (``None``, another
+        encoder, or a loader without ``data``) one pass over the loader's batches, seed rows
+        placed by ``n_id`` (sampled neighbourhoods: the loader's fan-out)."""
         was_training = self.training
         self.eval()
+        graph = getattr(loader, "data", None)
         try:
             if isinstance(loader, Data):
                 data = loader.to(self.device)
                 q = self.cluster_head.soft_assign(self.embed(**self._inputs(data)))
+            elif (self.refresh_batch_size is not None and isinstance(graph, Data)
+                  and isinstance(self.encoder, TunedGNN)):
+                with layerwise_inference(self, self.refresh_batch_size):
+                    z = self.embed(**self._inputs(graph.to(self.device)))
+                q = self.cluster_head.soft_assign(z)
             else:
                 q = None
                 for batch in loader:

@@ -70,7 +70,7 @@ def test_other_graph_objective_heads_trim_too(cls):
 def test_daegc_batch_loss_keeps_hop_one_and_its_refresh_the_seeds(monkeypatch):
     # DAEGC's positives are the sampled edges into the seeds (hop-1 rows), its negatives
     # pairs of seeds: the encoder computes seeds and hop 1, the same loss as untrimmed; the
-    # target refresh reads the seed rows only.
+    # per-batch target refresh (refresh_batch_size=None) reads the seed rows only.
     from pyagc.models import DAEGC
     graph = make_csbm(2000, 4, avg_degree=8, num_features=24, seed=0)
     loader = NeighborLoader(graph, num_neighbors=[5, 5], batch_size=64)
@@ -81,7 +81,7 @@ def test_daegc_batch_loss_keeps_hop_one_and_its_refresh_the_seeds(monkeypatch):
         torch.manual_seed(0)
         encoder = create_tuned_gnn("gat", 24, 16, num_layers=2, heads=2, concat=False)
         encoder.register_forward_hook(lambda mod, a, out: seen_rows.append(out.size(0)))
-        return DAEGC(encoder, 4, 16, seed=0)
+        return DAEGC(encoder, 4, 16, seed=0, refresh_batch_size=None)
 
     trimmed = model().loss_batch(batch, pretrain=True).total
     assert seen_rows == [int(batch.num_sampled_nodes[0] + batch.num_sampled_nodes[1])]

@@ -114,6 +114,41 @@ def test_mini_batch_target_covers_every_node_and_batch_loss_runs(easy):
     assert set(out.components) == {"recon", "kl"} and torch.isfinite(out.total)
 
 
+def test_mini_batch_refresh_embeds_the_loaders_whole_graph_layer_by_layer():
+    # With refresh_batch_size set, a loader's refresh is one layer-wise pass over its whole
+    # graph (full neighbourhoods, node blocks of that size): the exact target, equal to the
+    # whole-graph refresh and to the per-batch pass with full neighbourhoods, whatever the
+    # loader's fan-out (a pass over its fan-out-2 batches would differ).
+    graph = make_csbm(600, 3, avg_degree=6, num_features=16, seed=1)
+    model = _model(refresh_batch_size=128)
+    model.initialize_cluster_centers(graph, num_layers=2, verbose=False)
+    expected = model.refresh_target(graph).clone()
+    per_batch = _model(refresh_batch_size=None)
+    per_batch.load_state_dict(model.state_dict())
+    per_batch.cluster_head.reset_cluster_centers(model.cluster_head.cluster_centers.detach())
+    full = NeighborLoader(graph, num_neighbors=[-1, -1], batch_size=100)
+    torch.testing.assert_close(per_batch.refresh_target(full), expected, rtol=1e-4, atol=1e-5)
+
+    sampled = NeighborLoader(graph, num_neighbors=[2, 2], batch_size=100, shuffle=True, seed=0)
+    blocks = []
+    inference = type(model.encoder).inference
+
+    def spy(encoder, *args, batch_size=None, **kwargs):
+        blocks.append(batch_size)
+        return inference(encoder, *args, batch_size=batch_size, **kwargs)
+
+    type(model.encoder).inference = spy
+    try:
+        p = model.refresh_target(sampled)
+    finally:
+        type(model.encoder).inference = inference
+    assert blocks == [128] and p.shape == (600, 3)
+    torch.testing.assert_close(p, expected, rtol=1e-4, atol=1e-5)
+    assert model.training and model.encoder.layerwise_batch_size is None
+    with pytest.raises(ValueError, match="refresh_batch_size"):
+        _model(refresh_batch_size=0)
+
+
 def test_stage_switch_sets_the_centres_to_kmeans_on_the_pretrain_embedding(easy):
     captured = {}
     original = DAEGC.initialize_cluster_centers
