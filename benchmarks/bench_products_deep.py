@@ -157,22 +157,27 @@ or the threads remain, unconfirmed.
 
 DAEGC with the whole-graph GAT inference (``TunedGAT.layerwise_conv``: :math:`W h` once per
 layer, a segment softmax and one CSR product per block of targets; 2x faster and 1.2 GB less
-than per-block subgraphs at 200k nodes, ``bench_layerwise_inference.py``), every pass cut at
-600 s (a whole run needs about two hours on two threads, more than the session had left)::
+than per-block subgraphs at 200k nodes, ``bench_layerwise_inference.py``), a whole run (both
+stages, one epoch each; commit 82635df, the machine otherwise idle but for light editing and,
+in the first 30 minutes, nice'd Cora runs beside it)::
 
     python benchmarks/bench_products_deep.py --graph-cache /tmp/products_like.pt \
-        --methods DAEGC --threads 2 --train-budget 600 --timeout 4200 --max-rss-gb 22
+        --methods DAEGC --threads 2 --train-budget 4000 --timeout 9000 --max-rss-gb 22
 
 | method | config | epoch s | passes (stage batches/total s) | train s | infer s | KMeans s | score s | peak RSS GB | NMI (1 epoch) | published V100 total s |
 |---|---|---|---|---|---|---|---|---|---|---|
-| DAEGC | gat 256x2, batch 16384, fan-out 10 | 609.4 (partial: pretrain 33/150 batches in 610 s -> 2773 s, finetune 75/150 batches in 601 s -> 1203 s, finetune 27/150 batches in 609 s -> 3385 s) | pretrain 33/150 610.1 s; finetune 75/150 601.4 s; finetune 27/150 609.4 s | 1969.5 | 114.4 | - | 12.2 | 16.26 | 57.99 | 2,237 |
+| DAEGC | gat 256x2, batch 16384, fan-out 10 | 2728.6 | pretrain 150/150 3141.1 s; finetune 150/150 1225.4 s; finetune 150/150 2728.6 s | 7235.7 | 104.5 | - | 11.7 | 16.39 | 58.95 | 2,237 |
 
-Per batch: 18.5 s pretraining, 22.6 s finetuning, 8.0 s for the target refresh (the first
-"finetune" pass, forward only; cut at 600 s, so half the nodes kept their previous target).
-The centre start (whole-graph GAT inference and KMeans) took about 150 s of ``train s``
-(1,969.5 s minus the three passes); the final inference of every node's label 114.4 s. Peak
-16.26 GB, against 21.19 GB when the generic path's centre start was stopped. The NMI after
-these partial passes is no quality figure.
+Per batch: 20.9 s pretraining (the Cora runs beside it slowed the first 60 batches to ~25 s;
+~15 s alone), 18.2 s finetuning, 8.2 s for the target refresh (the first "finetune" pass,
+forward only over the training loader's batches). The centre start (whole-graph GAT inference
+and KMeans) is the rest of ``train s``, about 140 s; the final inference of every node's label
+104.5 s (DAEGC labels nodes by its centres: no KMeans). 11,756 CPU s in all (7,360 s wall).
+
+Since then the refresh is one layer-wise pass over the whole graph (``DAEGC.refresh_target``
+with ``refresh_batch_size``, the default), the same computation as that final inference, so
+~105 s instead of 1,225 s here (not rerun at full size); at 200k nodes 8.0 against 21.5 s
+(``bench_daegc_refresh.py``).
 
 Memory. The joint methods (1-2-layer GCNs of width 64-128) peaked at 15.3-18.1 GB because
 ``gcn_norm`` of PyG turned the whole-graph CSR adjacency into ``[2, E]`` edge lists and back
