@@ -176,8 +176,8 @@ and KMeans) is the rest of ``train s``, about 140 s; the final inference of ever
 
 Since then the refresh is one layer-wise pass over the whole graph (``DAEGC.refresh_target``
 with ``refresh_batch_size``, the default), the same computation as that final inference, so
-~105 s instead of 1,225 s here (not rerun at full size); at 200k nodes 8.0 against 21.5 s
-(``bench_daegc_refresh.py``).
+~105 s instead of 1,225 s here (not rerun at full size); at 200k nodes 5.5 against 17.4 s
+and 8.0 against 21.5 s in two runs (``bench_whole_graph_refresh.py``).
 
 Memory. The joint methods (1-2-layer GCNs of width 64-128) peaked at 15.3-18.1 GB because
 ``gcn_norm`` of PyG turned the whole-graph CSR adjacency into ``[2, E]`` edge lists and back

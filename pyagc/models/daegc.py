@@ -245,7 +245,7 @@ class DAEGC(ClusteringModel):
         (:func:`~pyagc.encoders.layerwise_inference`: ``num_layers`` passes over the graph
         with full neighbourhoods, node blocks of that size) -- exact, as on the whole graph,
         and on a Products-sized graph ~10x cheaper than encoding every batch's sampled
-        neighbourhood (``benchmarks/bench_daegc_refresh.py``). Otherwise (``None``, another
+        neighbourhood (``benchmarks/bench_whole_graph_refresh.py``). Otherwise (``None``, another
         encoder, or a loader without ``data``) one pass over the loader's batches, seed rows
         placed by ``n_id`` (sampled neighbourhoods: the loader's fan-out)."""
         was_training = self.training

@@ -199,6 +199,40 @@ def test_gradient_free_smoothing_of_a_large_operand_uses_column_slabs(easy, monk
     torch.testing.assert_close(smoothed.detach(), plain, rtol=1e-5, atol=1e-6)
 
 
+def test_global_refresh_encodes_the_loaders_whole_graph_layer_by_layer(easy):
+    # With refresh_batch_size set, the global term's H is one layer-wise pass over the
+    # loader's whole graph: exact whatever the loader's fan-out (a pass over its fan-out-1
+    # batches differs), and equal to the per-batch pass with full neighbourhoods.
+    set_seed(0)
+    model = DinkNet(create_tuned_gnn("sage", 16, 32, 1, act="prelu", act_last=True),
+                    make_projector(32), 3, 32, seed=0, refresh_batch_size=64)
+    model.eval()
+    with torch.no_grad():
+        h = model.encode(easy.x, easy.edge_index)
+        exact = model.smooth(h, easy.edge_index)
+    model.train()
+    sampled = NeighborLoader(easy, num_neighbors=[1], batch_size=100, shuffle=True, seed=0)
+    blocks = []
+    inference = type(model.encoder).inference
+
+    def spy(encoder, *args, batch_size=None, **kwargs):
+        blocks.append(batch_size)
+        return inference(encoder, *args, batch_size=batch_size, **kwargs)
+
+    type(model.encoder).inference = spy
+    try:
+        torch.testing.assert_close(model.refresh_global(sampled), exact, rtol=1e-4, atol=1e-5)
+    finally:
+        type(model.encoder).inference = inference
+    assert blocks == [64] and model.training and model.encoder.layerwise_batch_size is None
+    model.refresh_batch_size = None
+    assert not torch.allclose(model.refresh_global(sampled), exact, atol=1e-3)
+    full = NeighborLoader(easy, num_neighbors=[-1], batch_size=100)
+    torch.testing.assert_close(model.refresh_global(full), exact, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="refresh_batch_size"):
+        _model(refresh_batch_size=0)
+
+
 def test_mini_batch_inference_smooths_over_the_whole_graph(easy):
     # SAGE (mean aggregation) gives the full-graph output on a full fan-out batch; a GCN
     # would not (PyG normalises a sampled subgraph by its own degrees).
