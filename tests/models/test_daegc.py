@@ -14,6 +14,8 @@ from pyagc.runner.checkpoint import CheckpointManager
 from pyagc.sampling import NeighborLoader
 from pyagc.utils import set_seed
 
+from _layerwise_helpers import recorded_inference_blocks
+
 SMALL = {"model.encoder.hidden_channels": 16, "model.encoder.heads": 2,
          "train.stages.pretrain.epochs": 60, "train.stages.finetune.epochs": 30,
          "train.stages.finetune.lr": 0.005, "train.batch_size": 100,
@@ -130,18 +132,8 @@ def test_mini_batch_refresh_embeds_the_loaders_whole_graph_layer_by_layer():
     torch.testing.assert_close(per_batch.refresh_target(full), expected, rtol=1e-4, atol=1e-5)
 
     sampled = NeighborLoader(graph, num_neighbors=[2, 2], batch_size=100, shuffle=True, seed=0)
-    blocks = []
-    inference = type(model.encoder).inference
-
-    def spy(encoder, *args, batch_size=None, **kwargs):
-        blocks.append(batch_size)
-        return inference(encoder, *args, batch_size=batch_size, **kwargs)
-
-    type(model.encoder).inference = spy
-    try:
+    with recorded_inference_blocks(type(model.encoder)) as blocks:
         p = model.refresh_target(sampled)
-    finally:
-        type(model.encoder).inference = inference
     assert blocks == [128] and p.shape == (600, 3)
     torch.testing.assert_close(p, expected, rtol=1e-4, atol=1e-5)
     assert model.training and model.encoder.layerwise_batch_size is None

@@ -11,6 +11,8 @@ from pyagc.runner.config import training_stages
 from pyagc.sampling import NeighborLoader
 from pyagc.utils import set_seed
 
+from _layerwise_helpers import recorded_inference_blocks
+
 SMALL = {"model.encoder.hidden_channels": 32, "train.stages.pretrain.epochs": 60,
          "train.stages.pretrain.lr": 0.01, "train.stages.finetune.epochs": 20,
          "train.batch_size": 100, "train.inference_batch_size": 100}
@@ -212,18 +214,8 @@ def test_global_refresh_encodes_the_loaders_whole_graph_layer_by_layer(easy):
         exact = model.smooth(h, easy.edge_index)
     model.train()
     sampled = NeighborLoader(easy, num_neighbors=[1], batch_size=100, shuffle=True, seed=0)
-    blocks = []
-    inference = type(model.encoder).inference
-
-    def spy(encoder, *args, batch_size=None, **kwargs):
-        blocks.append(batch_size)
-        return inference(encoder, *args, batch_size=batch_size, **kwargs)
-
-    type(model.encoder).inference = spy
-    try:
+    with recorded_inference_blocks(type(model.encoder)) as blocks:
         torch.testing.assert_close(model.refresh_global(sampled), exact, rtol=1e-4, atol=1e-5)
-    finally:
-        type(model.encoder).inference = inference
     assert blocks == [64] and model.training and model.encoder.layerwise_batch_size is None
     model.refresh_batch_size = None
     assert not torch.allclose(model.refresh_global(sampled), exact, atol=1e-3)
