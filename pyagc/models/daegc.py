@@ -244,8 +244,10 @@ class DAEGC(ClusteringModel):
         of the loader's whole graph (``loader.data``) by layer-wise inference
         (:func:`~pyagc.encoders.layerwise_inference`: ``num_layers`` passes over the graph
         with full neighbourhoods, node blocks of that size) -- exact, as on the whole graph,
-        and on a Products-sized graph ~10x cheaper than encoding every batch's sampled
-        neighbourhood (``benchmarks/bench_whole_graph_refresh.py``). Otherwise (``None``, another
+        and cheaper than encoding every batch's sampled neighbourhood: 0.32x the time at 200k
+        nodes (``benchmarks/bench_whole_graph_refresh.py``); at Products size the per-batch
+        refresh took 1,225 s and the same layer-wise pass, as final inference, 104.5 s
+        (``benchmarks/bench_products_deep.py``). Otherwise (``None``, another
         encoder, or a loader without ``data``) one pass over the loader's batches, seed rows
         placed by ``n_id`` (sampled neighbourhoods: the loader's fan-out)."""
         was_training = self.training

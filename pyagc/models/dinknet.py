@@ -451,17 +451,6 @@ class DinkNet(ClusteringModel):
                              "power=0.")
         return h, torch.cat(order)
 
-    @torch.no_grad()
-    def _layerwise_local_table(self, data: Data) -> Tensor:
-        """``H [N, d]`` of the whole ``data`` graph by layer-wise inference, in eval mode."""
-        was_training = self.training
-        self.eval()
-        try:
-            with layerwise_inference(self, self.refresh_batch_size):
-                return self.encode(**self._inputs(data.to(self.device)))
-        finally:
-            self.train(was_training)
-
     def refresh_global(self, loader: Any) -> Tensor:
         """Recompute the fixed global term :math:`\\hat{\\mathbf{A}}^t\\mathbf{H}` of every node
         (``[N, d]``) used by :meth:`loss_batch`: ``H`` of the whole graph (``loader.data``),
@@ -478,7 +467,8 @@ class DinkNet(ClusteringModel):
         (``benchmarks/bench_whole_graph_refresh.py``), so it is opt-in."""
         data = loader.data
         if self.refresh_batch_size is not None and isinstance(self.encoder, TunedGNN):
-            h = self._layerwise_local_table(data)
+            with layerwise_inference(self, self.refresh_batch_size):
+                h = self._run_inference(self.encode, data, None, False)
         else:
             h, _ = self._local_table(data, loader)
         self._global = self.smooth(h, data.edge_index.to(h.device),
